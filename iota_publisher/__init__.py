@@ -1,0 +1,31 @@
+"""iota-publisher: sell sensor data on the IOTA Data Marketplace.
+
+Readings become encrypted, signed MAM v0 messages on the Tangle
+(:mod:`iota_publisher.mam`, on the pure trinary core in
+:mod:`iota_publisher.trinary`), registered with the marketplace so buyers can
+find and decrypt them.
+"""
+
+import logging
+
+from ._version import __version__
+from .errors import (
+    InvalidInputError,
+    InvalidTrytesError,
+    MamError,
+    MamParseError,
+    MamSignatureError,
+    PublisherError,
+)
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "InvalidInputError",
+    "InvalidTrytesError",
+    "MamError",
+    "MamParseError",
+    "MamSignatureError",
+    "PublisherError",
+    "__version__",
+]

@@ -1,0 +1,66 @@
+"""Which Curl backend runs: the native kernel when it was built, else pure Python.
+
+The native kernel (``iota_publisher._native``) is a C extension that the
+normal ``pip install`` builds when a compiler is available. Without it every
+hash runs in pure Python: the same results, much slower. Setting the
+environment variable ``IOTA_PUBLISHER_PURE=1`` forces the pure-Python path.
+
+Code that hashes looks the backend up at call time through :func:`native`,
+so tests can switch backends without reloading modules.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from types import ModuleType
+
+__all__ = ["PureFallbackWarning", "backend_name", "native", "set_native"]
+
+
+class PureFallbackWarning(RuntimeWarning):
+    """The native kernel is missing; hashing falls back to (slow) pure Python."""
+
+
+def _pure_forced() -> bool:
+    return os.environ.get("IOTA_PUBLISHER_PURE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _load() -> ModuleType | None:
+    if _pure_forced():
+        return None
+    try:
+        from . import _native  # type: ignore[attr-defined]
+    except ImportError as exc:
+        warnings.warn(
+            f"the native Curl kernel is not available ({exc}); using pure Python, "
+            "which is much slower (install a C compiler and reinstall iota-publisher, "
+            "or set IOTA_PUBLISHER_PURE=1 to silence this warning)",
+            PureFallbackWarning,
+            stacklevel=3,
+        )
+        return None
+    return _native
+
+
+_native_module: ModuleType | None = _load()
+
+
+def native() -> ModuleType | None:
+    """The native kernel module, or ``None`` when pure Python is in use."""
+    return _native_module
+
+
+def set_native(module: ModuleType | None) -> ModuleType | None:
+    """Install a backend (``None`` = pure Python); return the previous one.
+
+    Meant for tests and benchmarks that compare the two paths.
+    """
+    global _native_module
+    previous, _native_module = _native_module, module
+    return previous
+
+
+def backend_name() -> str:
+    """``"native"`` or ``"pure"``."""
+    return "native" if _native_module is not None else "pure"

@@ -1,0 +1,103 @@
+"""The Merkle tree of a MAM channel: ``count`` WOTS leaves from ``start``.
+
+Leaves are paired left to right, a parent being Curl27(left + right); an odd
+node out is carried up unchanged. The root's address is the channel root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..trinary._curl import HASH_LENGTH, Curl
+from ._iss import leaf
+
+
+@dataclass(eq=False)
+class Node:
+    address: list[int]
+    left: Node | None = None
+    right: Node | None = None
+    private_key: list[int] | None = None
+    size: int = 1
+
+
+def _parent(left: Node, right: Node | None) -> Node:
+    if right is None:
+        return Node(left.address, left, None, size=left.size)
+    sponge = Curl(27)
+    sponge.absorb(left.address)
+    sponge.absorb(right.address)
+    return Node(sponge.rate(), left, right, size=left.size + right.size)
+
+
+class MerkleTree:
+    """A tree of ``count`` leaves at subseed indexes ``start .. start+count-1``."""
+
+    __slots__ = ("start", "count", "security", "root")
+
+    def __init__(self, seed: Sequence[int], start: int, count: int, security: int) -> None:
+        self.start = start
+        self.count = count
+        self.security = security
+        nodes = []
+        for i in range(count):
+            address, key = leaf(seed, start + i, security)
+            nodes.append(Node(address, private_key=key))
+        # The reference wraps even a single leaf in a parent node.
+        while True:
+            nodes = [
+                _parent(nodes[i], nodes[i + 1] if i + 1 < len(nodes) else None)
+                for i in range(0, len(nodes), 2)
+            ]
+            if len(nodes) == 1:
+                break
+        self.root = nodes[0]
+
+    def subtree(self, index: int) -> tuple[list[int], list[list[int]]]:
+        """``(private_key, siblings)`` for the leaf at ``index`` (siblings leaf-first).
+
+        Follows the reference, including its treatment of an unpaired node:
+        the node itself stands in as its own sibling.
+        """
+        root = self.root
+        if root.size == 1:
+            assert root.left is not None and root.left.private_key is not None
+            return root.left.private_key, []
+        siblings: list[list[int]] = []
+        node: Node | None = root
+        size = root.size
+        key: list[int] = []
+        if index < size:
+            while node is not None:
+                if node.left is None:
+                    key = node.private_key or []
+                    break
+                size = node.left.size
+                if index < size:
+                    siblings.append((node.right or node.left).address)
+                    node = node.left
+                else:
+                    siblings.append(node.left.address)
+                    node = node.right
+                    index -= size
+        siblings.reverse()
+        return key, siblings
+
+
+def root_from_siblings(address: list[int], siblings: Sequence[int], index: int) -> list[int]:
+    """Recompute a root from a leaf address, its siblings and its index."""
+    rate = address
+    bit = 1
+    for c in range(0, len(siblings), HASH_LENGTH):
+        chunk = siblings[c : c + HASH_LENGTH]
+        sponge = Curl(27)
+        if bit & index:
+            sponge.absorb(chunk)
+            sponge.absorb(rate)
+        else:
+            sponge.absorb(rate)
+            sponge.absorb(chunk)
+        rate = sponge.rate()
+        bit <<= 1
+    return rate

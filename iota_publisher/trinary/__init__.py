@@ -1,0 +1,40 @@
+"""The legacy IOTA trinary core: pure functions, no I/O.
+
+Conversions between trytes, trits, integers and ASCII; the Curl-P and Kerl
+sponges; WOTS signing (:mod:`.signing`); Pascal encoding (:mod:`.pascal`).
+"""
+
+from ._codec import (
+    TRYTE_ALPHABET,
+    ascii_to_trytes,
+    int_to_trits,
+    is_trytes,
+    pad_trytes,
+    trits_to_int,
+    trits_to_trytes,
+    trytes_to_ascii,
+    trytes_to_trits,
+    validate_trytes,
+)
+from ._curl import HASH_LENGTH, STATE_LENGTH, Curl, curl_hash, hash_chains
+from ._kerl import Kerl, kerl_hash
+
+__all__ = [
+    "HASH_LENGTH",
+    "STATE_LENGTH",
+    "TRYTE_ALPHABET",
+    "Curl",
+    "Kerl",
+    "ascii_to_trytes",
+    "curl_hash",
+    "hash_chains",
+    "int_to_trits",
+    "is_trytes",
+    "kerl_hash",
+    "pad_trytes",
+    "trits_to_int",
+    "trits_to_trytes",
+    "trytes_to_ascii",
+    "trytes_to_trits",
+    "validate_trytes",
+]

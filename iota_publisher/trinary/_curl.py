@@ -1,0 +1,251 @@
+"""Curl-P, the ternary sponge of legacy IOTA (27 and 81 rounds).
+
+The sponge has a 729-trit state whose first 243 trits are the rate. Absorb
+copies each 243-trit chunk over the start of the state and transforms;
+squeeze reads the first 243 trits and transforms. Both loop at least once,
+exactly as the reference implementations do (a zero-length absorb still
+transforms, and a partial last chunk overwrites only its own trits).
+
+Two backends compute the transform: the native kernel, and the pure-Python
+code in this module. The pure code also carries a *bit-sliced* transform on
+Python integers (one bit per lane, two bit-planes per trit) that hashes many
+independent inputs side by side; WOTS key chains and the nonce searches use it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+
+from .. import _backend
+from ..errors import InvalidInputError
+from ._codec import validate_trits
+
+__all__ = [
+    "HASH_LENGTH",
+    "STATE_LENGTH",
+    "Curl",
+    "curl_hash",
+    "hash_chains",
+]
+
+HASH_LENGTH = 243
+STATE_LENGTH = 729
+
+# The truth table of the reference, indexed by a + 4*b + 5 for the pair of
+# trits (a, b). Rotated by 5 so that Python's negative indexing does the +5.
+_TRUTH_JS = (1, 0, -1, 2, 1, -1, 0, 2, -1, 1, 0)
+_TRUTH = _TRUTH_JS[5:] + _TRUTH_JS[:5]
+
+
+def _index_pairs() -> tuple[tuple[int, int], ...]:
+    pairs = []
+    t = 0
+    for _ in range(STATE_LENGTH):
+        a = t
+        t = t + 364 if t < 365 else t - 365
+        pairs.append((a, t))
+    return tuple(pairs)
+
+
+_PAIRS = _index_pairs()
+
+
+def transform_pure(state: list[int], rounds: int) -> list[int]:
+    """One Curl-P transform of a 729-trit state (returns a new list)."""
+    truth = _TRUTH
+    pairs = _PAIRS
+    for _ in range(rounds):
+        s = state
+        state = [truth[s[a] + (s[b] << 2)] for a, b in pairs]
+    return state
+
+
+def transform_sliced(lo: list[int], hi: list[int], rounds: int) -> tuple[list[int], list[int]]:
+    """Bit-sliced Curl-P transform: each bit position of the ints is a lane.
+
+    Trit encoding per lane: 0 = (lo 1, hi 1), 1 = (lo 0, hi 1), -1 = (lo 1, hi 0).
+    Python's unbounded two's complement makes ``~`` safe without masks; callers
+    read only the lanes they use.
+    """
+    pairs = _PAIRS
+    for _ in range(rounds):
+        l, h = lo, hi
+        d = [(l[a] | ~h[b]) & (l[b] ^ h[a]) for a, b in pairs]
+        hi = [(l[a] ^ h[b]) | x for (a, b), x in zip(pairs, d)]
+        lo = [~x for x in d]
+    return lo, hi
+
+
+def trits_to_planes(lanes: Sequence[Sequence[int]], width: int) -> tuple[list[int], list[int]]:
+    """Pack ``len(lanes)`` trit vectors of ``width`` trits into bit-planes."""
+    lo = [0] * width
+    hi = [0] * width
+    for bit_index, trits in enumerate(lanes):
+        bit = 1 << bit_index
+        for j, t in enumerate(trits):
+            if t != 1:
+                lo[j] |= bit
+            if t != -1:
+                hi[j] |= bit
+    return lo, hi
+
+
+def planes_to_trits(lo: Sequence[int], hi: Sequence[int], lane: int) -> list[int]:
+    """Read one lane's trits back out of bit-planes."""
+    out = []
+    for l, h in zip(lo, hi):
+        lb = (l >> lane) & 1
+        hb = (h >> lane) & 1
+        out.append(0 if lb == hb else (1 if hb else -1))
+    return out
+
+
+def _to_bytes(trits: Sequence[int]) -> bytes:
+    return array("b", trits).tobytes()
+
+
+def _to_list(data: bytes | bytearray) -> list[int]:
+    return array("b", data).tolist()
+
+
+class Curl:
+    """Curl-P sponge with 27 or 81 rounds.
+
+    >>> c = Curl(rounds=27)
+    >>> c.absorb([0] * 243)
+    >>> len(c.squeeze())
+    243
+    """
+
+    HASH_LENGTH = HASH_LENGTH
+    STATE_LENGTH = STATE_LENGTH
+
+    __slots__ = ("_rounds", "_native", "_state")
+
+    def __init__(self, rounds: int = 81) -> None:
+        if rounds not in (27, 81):
+            raise InvalidInputError(f"Curl rounds must be 27 or 81, not {rounds!r}", field="rounds")
+        self._rounds = rounds
+        self._native = _backend.native()
+        self._state: bytearray | list[int]
+        self.reset()
+
+    @property
+    def rounds(self) -> int:
+        return self._rounds
+
+    def reset(self) -> None:
+        """Zero the state."""
+        self._state = bytearray(STATE_LENGTH) if self._native is not None else [0] * STATE_LENGTH
+
+    def absorb(self, trits: Sequence[int], offset: int = 0, length: int | None = None) -> None:
+        """Absorb ``trits[offset:offset+length]`` (all of it from ``offset`` by default)."""
+        end = len(trits) if length is None else offset + length
+        if offset < 0 or end > len(trits) or end < offset:
+            raise InvalidInputError(
+                f"cannot absorb trits[{offset}:{end}] of {len(trits)} trits", field="length"
+            )
+        chunk = trits[offset:end]
+        validate_trits(chunk)
+        if self._native is not None:
+            self._native.absorb(self._state, _to_bytes(chunk), self._rounds)
+            return
+        state = self._state
+        assert isinstance(state, list)
+        pos = 0
+        remaining = len(chunk)
+        while True:
+            limit = min(remaining, HASH_LENGTH)
+            state[:limit] = chunk[pos : pos + limit]
+            state = transform_pure(state, self._rounds)
+            pos += limit
+            remaining -= HASH_LENGTH
+            if remaining <= 0:
+                break
+        self._state = state
+
+    def squeeze(self, length: int = HASH_LENGTH) -> list[int]:
+        """Squeeze ``length`` trits (one transform per started 243-trit block)."""
+        if length < 0:
+            raise InvalidInputError("squeeze length must not be negative", field="length")
+        if self._native is not None:
+            return _to_list(self._native.squeeze(self._state, length, self._rounds))
+        out: list[int] = []
+        state = self._state
+        assert isinstance(state, list)
+        remaining = length
+        while True:
+            out.extend(state[: min(remaining, HASH_LENGTH)])
+            state = transform_pure(state, self._rounds)
+            remaining -= HASH_LENGTH
+            if remaining <= 0:
+                break
+        self._state = state
+        return out
+
+    def rate(self, length: int = HASH_LENGTH) -> list[int]:
+        """The first ``length`` trits of the state, without transforming."""
+        if not 0 <= length <= STATE_LENGTH:
+            raise InvalidInputError(f"rate length must be 0..{STATE_LENGTH}", field="length")
+        if self._native is not None:
+            return _to_list(self._state[:length])
+        return list(self._state[:length])
+
+    def copy(self) -> Curl:
+        """An independent sponge in the same state."""
+        other = Curl.__new__(Curl)
+        other._rounds = self._rounds
+        other._native = self._native
+        other._state = self._state[:]
+        return other
+
+
+def curl_hash(trits: Sequence[int], rounds: int = 81, length: int = HASH_LENGTH) -> list[int]:
+    """Absorb ``trits`` into a fresh Curl-P sponge and squeeze ``length`` trits."""
+    sponge = Curl(rounds)
+    sponge.absorb(trits)
+    return sponge.squeeze(length)
+
+
+def hash_chains(segments: Sequence[int], counts: Sequence[int], rounds: int = 27) -> list[int]:
+    """Hash each 243-trit segment ``counts[i]`` times with a fresh sponge.
+
+    One step of a chain is: zero state, copy the segment into the rate,
+    transform, take the rate. WOTS private keys (1 step), digests (26 or 27
+    steps) and signatures (0..26 steps) are all chains; the segments are
+    independent, so the native kernel and the bit-sliced fallback hash them
+    side by side.
+    """
+    n = len(counts)
+    if len(segments) != n * HASH_LENGTH:
+        raise InvalidInputError(
+            f"hash_chains needs {n} x {HASH_LENGTH} trits for {n} counts, got {len(segments)}",
+            field="segments",
+        )
+    if any(not 0 <= c <= 255 for c in counts):
+        raise InvalidInputError("chain counts must be 0..255", field="counts")
+    if rounds not in (27, 81):
+        raise InvalidInputError(f"Curl rounds must be 27 or 81, not {rounds!r}", field="rounds")
+    native = _backend.native()
+    if native is not None:
+        return _to_list(native.hash_chains(_to_bytes(segments), bytes(counts), rounds))
+    return _hash_chains_pure(segments, counts, rounds)
+
+
+def _hash_chains_pure(segments: Sequence[int], counts: Sequence[int], rounds: int) -> list[int]:
+    out = list(segments)
+    lanes = [i for i, c in enumerate(counts) if c > 0]
+    if not lanes:
+        return out
+    lo, hi = trits_to_planes(
+        [segments[i * HASH_LENGTH : (i + 1) * HASH_LENGTH] for i in lanes], HASH_LENGTH
+    )
+    zero_tail = [-1] * (STATE_LENGTH - HASH_LENGTH)  # trit 0 in every lane
+    for step in range(1, max(counts) + 1):
+        lo, hi = transform_sliced(lo + zero_tail, hi + zero_tail, rounds)
+        del lo[HASH_LENGTH:], hi[HASH_LENGTH:]
+        for bit, i in enumerate(lanes):
+            if counts[i] == step:
+                out[i * HASH_LENGTH : (i + 1) * HASH_LENGTH] = planes_to_trits(lo, hi, bit)
+    return out

@@ -1,0 +1,27 @@
+"""Build the optional native kernel; everything else is in pyproject.toml.
+
+The extension is optional: without a C compiler the install still succeeds
+and iota-publisher runs on its pure-Python fallback. Set
+IOTA_PUBLISHER_MARCH_NATIVE=1 to tune the kernel for the building machine
+(only for installs that stay on that machine, such as a Raspberry Pi).
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+compile_args = ["-O3", "-std=c99", "-fno-strict-aliasing"]
+if os.environ.get("IOTA_PUBLISHER_MARCH_NATIVE", "") not in ("", "0"):
+    compile_args.append("-march=native")
+
+setup(
+    ext_modules=[
+        Extension(
+            "iota_publisher._native",
+            sources=["native/curlkernel.c"],
+            extra_compile_args=compile_args,
+            extra_link_args=["-pthread"],
+            optional=True,
+        )
+    ]
+)
