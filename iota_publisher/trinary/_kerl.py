@@ -62,15 +62,15 @@ class Kerl:
             self._k.update(_trits_to_bytes(chunk[i : i + HASH_LENGTH]))
 
     def squeeze(self, length: int = HASH_LENGTH) -> list[int]:
-        if length <= 0 or length % HASH_LENGTH:
+        if length < 0 or length % HASH_LENGTH:
             raise InvalidInputError(
-                f"Kerl squeezes a positive multiple of {HASH_LENGTH} trits, not {length}",
-                field="length",
+                f"Kerl squeezes a multiple of {HASH_LENGTH} trits, not {length}", field="length"
             )
         out: list[int] = []
-        for _ in range(length // HASH_LENGTH):
+        # like the reference, squeezing 0 trits still moves the sponge on once
+        for _ in range(max(1, length // HASH_LENGTH)):
             digest = self._k.digest()
-            out.extend(_bytes_to_trits(digest))
+            out.extend(_bytes_to_trits(digest)[:length])
             self._k = keccak.new(digest_bits=384)
             self._k.update(bytes(b ^ 0xFF for b in digest))
         return out

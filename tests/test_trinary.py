@@ -1,0 +1,179 @@
+"""Trinary core behaviour: validation, edge cases, Pascal encoding, backend parity."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from conftest import NATIVE
+from iota_publisher import _backend
+from iota_publisher.errors import InvalidInputError, InvalidTrytesError
+from iota_publisher.trinary import (
+    Curl,
+    Kerl,
+    ascii_to_trytes,
+    hash_chains,
+    int_to_trits,
+    is_trytes,
+    trits_to_int,
+    trits_to_trytes,
+    trytes_to_ascii,
+    trytes_to_trits,
+    validate_trytes,
+)
+from iota_publisher.trinary.pascal import PascalDecodeError, pascal_decode, pascal_encode
+
+
+class TestValidation:
+    def test_bad_alphabet_names_field_position_and_char(self):
+        with pytest.raises(InvalidTrytesError) as info:
+            validate_trytes("AB1", "address")
+        msg = str(info.value)
+        assert "address" in msg and "position 2" in msg and "'1'" in msg
+        assert info.value.field == "address"
+
+    def test_secret_fields_do_not_show_the_character(self):
+        with pytest.raises(InvalidTrytesError) as info:
+            validate_trytes("ABx", "seed", secret=True)
+        assert "'x'" not in str(info.value) and "position 2" in str(info.value)
+
+    @pytest.mark.parametrize("value", ["abc", "A B", "Ä", None, 5, b"ABC"])
+    def test_is_trytes_false(self, value):
+        assert not is_trytes(value)
+
+    def test_lengths(self):
+        assert validate_trytes("A" * 81, length=81)
+        with pytest.raises(InvalidTrytesError, match="exactly 81"):
+            validate_trytes("A" * 80, "root", length=81)
+        with pytest.raises(InvalidTrytesError, match="at most 3"):
+            validate_trytes("AAAA", max_length=3)
+
+    def test_trits_to_trytes_rejects_bad_trits(self):
+        with pytest.raises(InvalidInputError, match="multiple of 3"):
+            trits_to_trytes([0, 1])
+        with pytest.raises(InvalidInputError, match="-1, 0 and 1"):
+            trits_to_trytes([0, 1, 2])
+
+    def test_ascii_rejects_non_ascii_with_position(self):
+        with pytest.raises(InvalidInputError, match=r"position 3"):
+            ascii_to_trytes('{"t\u00e9": 1}')
+
+    def test_trytes_to_ascii_odd_length(self):
+        with pytest.raises(InvalidTrytesError, match="even"):
+            trytes_to_ascii("ABC")
+
+    def test_int_to_trits_padding_and_overflow(self):
+        assert int_to_trits(1, 4) == [1, 0, 0, 0]
+        assert int_to_trits(-4, 2) == [-1, -1]
+        with pytest.raises(InvalidInputError, match="does not fit"):
+            int_to_trits(14, 2)
+
+    def test_int_round_trip(self):
+        rng = random.Random(7)
+        for _ in range(200):
+            v = rng.randrange(-(3**40), 3**40)
+            assert trits_to_int(int_to_trits(v)) == v
+
+    def test_curl_rounds(self):
+        with pytest.raises(InvalidInputError, match="27 or 81"):
+            Curl(rounds=9)
+
+    def test_kerl_needs_whole_chunks(self):
+        with pytest.raises(InvalidInputError):
+            Kerl().absorb([0] * 242)
+        with pytest.raises(InvalidInputError):
+            Kerl().absorb([])
+        with pytest.raises(InvalidInputError):
+            Kerl().squeeze(100)
+        with pytest.raises(InvalidInputError):
+            Kerl().squeeze(-243)
+
+
+class TestPascal:
+    @pytest.mark.parametrize("value", [0, 1, 2, 13, 14, 40, 41, 364, 365, 1093, 9841, 10**6, 3**20])
+    def test_round_trip(self, value):
+        trits = pascal_encode(value)
+        assert len(trits) % 4 == 0
+        assert pascal_decode(trits + [1, 0, -1]) == (value, len(trits))
+
+    def test_zero_is_the_short_form(self):
+        assert pascal_encode(0) == [1, 0, 0, -1]
+
+    def test_decode_at_offset(self):
+        trits = [0, 0, 0] + pascal_encode(500)
+        assert pascal_decode(trits, 3) == (500, len(trits))
+
+    @pytest.mark.parametrize("trits", [[], [0, 0, 0], [-1] * 30, pascal_encode(10**6)[:-1]])
+    def test_truncated(self, trits):
+        with pytest.raises(PascalDecodeError):
+            pascal_decode(trits)
+
+    def test_negative_rejected(self):
+        with pytest.raises(InvalidInputError):
+            pascal_encode(-1)
+
+
+def _random_trits(rng: random.Random, n: int) -> list[int]:
+    return [rng.choice((-1, 0, 1)) for _ in range(n)]
+
+
+@pytest.mark.skipif(NATIVE is None, reason="the native kernel is not built")
+class TestBackendParity:
+    def _both(self, fn):
+        previous = _backend.set_native(NATIVE)
+        try:
+            native = fn()
+            _backend.set_native(None)
+            pure = fn()
+        finally:
+            _backend.set_native(previous)
+        return native, pure
+
+    @pytest.mark.parametrize("rounds", [27, 81])
+    @pytest.mark.parametrize("length", [0, 1, 242, 243, 244, 729, 1000])
+    def test_curl(self, rounds, length):
+        data = _random_trits(random.Random(length * rounds), length)
+
+        def run():
+            c = Curl(rounds)
+            c.absorb(data)
+            return c.squeeze(486), c.rate(729)
+
+        native, pure = self._both(run)
+        assert native == pure
+
+    @pytest.mark.parametrize("rounds", [27, 81])
+    def test_hash_chains(self, rounds):
+        rng = random.Random(rounds)
+        counts = [rng.randrange(0, 28) for _ in range(70)] + [0, 1, 255]
+        segments = _random_trits(rng, 243 * len(counts))
+        native, pure = self._both(lambda: hash_chains(segments, counts, rounds))
+        assert native == pure
+        assert pure[-243 * 3 : -243 * 2] == segments[-243 * 3 : -243 * 2]  # count 0: unchanged
+
+
+def test_hash_chains_matches_sequential_curl():
+    rng = random.Random(3)
+    counts = [0, 1, 2, 5]
+    segments = _random_trits(rng, 243 * 4)
+    expected = []
+    for i, n in enumerate(counts):
+        seg = segments[i * 243 : (i + 1) * 243]
+        for _ in range(n):
+            c = Curl(27)
+            c.absorb(seg)
+            seg = c.rate()
+        expected += seg
+    previous = _backend.set_native(None)
+    try:
+        assert hash_chains(segments, counts, 27) == expected
+    finally:
+        _backend.set_native(previous)
+
+
+def test_native_kernel_is_built_in_ci():
+    import os
+
+    if os.environ.get("CI") and NATIVE is None:
+        pytest.fail("CI must build the native kernel (is gcc missing?)")
