@@ -1,7 +1,8 @@
 """The legacy IOTA trinary core: pure functions, no I/O.
 
 Conversions between trytes, trits, integers and ASCII; the Curl-P and Kerl
-sponges; WOTS signing (:mod:`.signing`); Pascal encoding (:mod:`.pascal`).
+sponges; WOTS signing (:mod:`.signing`); Pascal encoding (:mod:`.pascal`);
+the transaction codec and zero-value bundles.
 """
 
 from ._codec import (
@@ -18,8 +19,16 @@ from ._codec import (
 )
 from ._curl import HASH_LENGTH, STATE_LENGTH, Curl, curl_hash, hash_chains
 from ._kerl import Kerl, kerl_hash
+from .bundle import BundleError, build_bundle, bundle_hash, validate_bundle
+from .transaction import Transaction, transaction_hash
 
 __all__ = [
+    "BundleError",
+    "Transaction",
+    "build_bundle",
+    "bundle_hash",
+    "transaction_hash",
+    "validate_bundle",
     "HASH_LENGTH",
     "STATE_LENGTH",
     "TRYTE_ALPHABET",

@@ -1,0 +1,154 @@
+"""Zero-value bundles that carry a message, as ``prepareTransfers`` builds them.
+
+A bundle of ``n`` transactions shares one bundle hash: the Kerl hash of every
+transaction's essence. The hash is *finalised* as the reference does: while
+its normalized form contains 13 (which would reveal a whole key segment if
+the bundle were ever signed), the first transaction's obsolete tag is
+incremented and the hash recomputed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ..errors import InvalidInputError
+from ._codec import pad_trytes, trits_to_trytes, trytes_to_trits, validate_trytes
+from ._kerl import Kerl
+from .signing import add_index, normalized_hash
+from .transaction import MESSAGE_LENGTH, Transaction, transaction_hash
+
+__all__ = ["BundleError", "build_bundle", "bundle_hash", "validate_bundle"]
+
+NULL_HASH = "9" * 81
+NULL_TAG = "9" * 27
+NULL_NONCE = "9" * 27
+
+
+class BundleError(InvalidInputError):
+    """A list of transactions is not a consistent bundle."""
+
+
+def bundle_hash(transactions: Sequence[Transaction]) -> str:
+    """Kerl hash of the transactions' essences, in index order."""
+    kerl = Kerl()
+    for tx in transactions:
+        kerl.absorb(tx.essence)
+    return trits_to_trytes(kerl.squeeze())
+
+
+def _finalize(transactions: list[Transaction]) -> list[Transaction]:
+    while True:
+        digest = bundle_hash(transactions)
+        if 13 not in normalized_hash(digest):
+            break
+        first = transactions[0]
+        bumped = trits_to_trytes(add_index(trytes_to_trits(first.obsolete_tag), 1))
+        transactions[0] = first.replace(obsolete_tag=bumped)
+    return [tx.replace(bundle=digest) for tx in transactions]
+
+
+def build_bundle(
+    address: str,
+    message: str,
+    tag: str = "SENSORDATA",
+    timestamp: int | None = None,
+) -> list[str]:
+    """Transaction trytes of a zero-value bundle carrying ``message`` to ``address``.
+
+    The message is split over 2187-tryte fragments (padded with ``9``; like
+    the reference, a message filling its last fragment exactly gets one more,
+    empty, fragment). ``timestamp`` is in seconds (now, if ``None``). Trunk,
+    branch, nonce and attachment fields are left empty for
+    :func:`iota_publisher.pow.attach_to_tangle`. Returned highest index first,
+    the order ``prepareTransfers`` returns and ``attachToTangle`` expects.
+    """
+    validate_trytes(address, "address", length=81)
+    validate_trytes(message, "message")
+    validate_trytes(tag, "tag", max_length=27)
+    if timestamp is None:
+        timestamp = int(time.time())
+    fragments = 1 + len(message) // MESSAGE_LENGTH
+    padded_tag = pad_trytes(tag, 27)
+    transactions = [
+        Transaction(
+            signature_message_fragment=pad_trytes(
+                message[i * MESSAGE_LENGTH : (i + 1) * MESSAGE_LENGTH], MESSAGE_LENGTH
+            ),
+            address=address,
+            value=0,
+            obsolete_tag=padded_tag,
+            timestamp=timestamp,
+            current_index=i,
+            last_index=fragments - 1,
+            bundle=NULL_HASH,
+            trunk_transaction=NULL_HASH,
+            branch_transaction=NULL_HASH,
+            tag=padded_tag,
+            attachment_timestamp=0,
+            attachment_timestamp_lower_bound=0,
+            attachment_timestamp_upper_bound=0,
+            nonce=NULL_NONCE,
+        )
+        for i in range(fragments)
+    ]
+    return [tx.as_trytes() for tx in reversed(_finalize(transactions))]
+
+
+def validate_bundle(trytes: Sequence[str], *, mwm: int | None = None) -> list[Transaction]:
+    """Check that transaction trytes form one attached, consistent bundle.
+
+    Accepts any order; checks indexes 0..n-1 with a common last index, the
+    bundle hash, the chaining ``attachToTangle`` makes (each transaction's trunk
+    is the next index's hash, its branch the head's trunk) and, with ``mwm``,
+    every hash's trailing zero trits. Returns the
+    transactions in index order; raises :class:`BundleError` naming the problem.
+    Zero-value bundles only carry messages, so signatures are not checked
+    (and values must be zero).
+    """
+    if not trytes:
+        raise BundleError("a bundle has at least one transaction", field="bundle")
+    txs = sorted((Transaction.from_trytes(t) for t in trytes), key=lambda t: t.current_index)
+    last = len(txs) - 1
+    for i, tx in enumerate(txs):
+        if tx.current_index != i or tx.last_index != last:
+            raise BundleError(
+                f"transaction indexes must run 0..{last} with lastIndex {last}; found "
+                f"currentIndex {tx.current_index} lastIndex {tx.last_index}",
+                field="currentIndex",
+            )
+        if tx.value != 0:
+            raise BundleError("only zero-value bundles are supported", field="value")
+        if tx.bundle != txs[0].bundle:
+            raise BundleError("transactions disagree on the bundle hash", field="bundle")
+    if bundle_hash(txs) != txs[0].bundle:
+        raise BundleError("the bundle hash does not match the transactions", field="bundle")
+    hashes = [transaction_hash(tx.as_trytes()) for tx in txs]
+    for i in range(last):
+        if txs[i].trunk_transaction != hashes[i + 1]:
+            raise BundleError(
+                f"transaction {i}'s trunk is not transaction {i + 1}", field="trunkTransaction"
+            )
+        if txs[i].branch_transaction != txs[last].trunk_transaction:
+            raise BundleError(
+                f"transaction {i}'s branch is not the bundle's trunk", field="branchTransaction"
+            )
+    if mwm is not None:
+        for i, h in enumerate(hashes):
+            if trailing_zeros(h) < mwm:
+                raise BundleError(
+                    f"transaction {i} has too little proof of work for weight {mwm}",
+                    field="nonce",
+                )
+    return txs
+
+
+def trailing_zeros(hash_trytes: str) -> int:
+    """Number of zero trits at the end of a hash."""
+    trits = trytes_to_trits(hash_trytes)
+    n = 0
+    for t in reversed(trits):
+        if t:
+            break
+        n += 1
+    return n
