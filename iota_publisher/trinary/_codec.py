@@ -204,8 +204,10 @@ def ascii_to_trytes(text: str) -> str:
 def trytes_to_ascii(trytes: str) -> str:
     """Decode trytes written by :func:`ascii_to_trytes` (even length required).
 
-    Like the reference decoder, every pair becomes one character, so trytes
-    that were never ASCII decode to characters above 127 rather than failing.
+    As the reference decoder does, every pair becomes one character (so trytes
+    that were never ASCII decode to characters above 127 rather than failing)
+    and ``99`` pairs (NUL) are dropped, which also drops the ``9`` padding of
+    a message read back from the Tangle.
     """
     validate_trytes(trytes)
     if len(trytes) % 2:
@@ -214,6 +216,5 @@ def trytes_to_ascii(trytes: str) -> str:
             field="trytes",
         )
     index = TRYTE_ALPHABET.index
-    return "".join(
-        chr(index(trytes[i]) + 27 * index(trytes[i + 1])) for i in range(0, len(trytes), 2)
-    )
+    codes = (index(trytes[i]) + 27 * index(trytes[i + 1]) for i in range(0, len(trytes), 2))
+    return "".join(chr(code) for code in codes if code)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from ..errors import InvalidInputError
 from ._codec import pad_trytes, trits_to_trytes, trytes_to_trits, validate_trytes
 from ._kerl import Kerl
+from .checksum import strip_checksum
 from .signing import add_index, normalized_hash
 from .transaction import MESSAGE_LENGTH, Transaction, transaction_hash
 
@@ -56,6 +57,7 @@ def build_bundle(
 ) -> list[str]:
     """Transaction trytes of a zero-value bundle carrying ``message`` to ``address``.
 
+    ``address`` is 81 trytes, or 90 with a checksum (which is checked).
     The message is split over 2187-tryte fragments (padded with ``9``; like
     the reference, a message filling its last fragment exactly gets one more,
     empty, fragment). ``timestamp`` is in seconds (now, if ``None``). Trunk,
@@ -63,7 +65,7 @@ def build_bundle(
     :func:`iota_publisher.pow.attach_to_tangle`. Returned highest index first,
     the order ``prepareTransfers`` returns and ``attachToTangle`` expects.
     """
-    validate_trytes(address, "address", length=81)
+    address = strip_checksum(address)
     validate_trytes(message, "message")
     validate_trytes(tag, "tag", max_length=27)
     if timestamp is None:
