@@ -1259,6 +1259,155 @@ static PyObject *py_squeeze(PyObject *self, PyObject *args)
     return out;
 }
 
+/* MAM's stream cipher: (a + b) in balanced form for a, b in -1..1, index a + b + 2. */
+static const int8_t TRIT_SUM[5] = {1, -1, 0, 1, -1};
+
+/* Mask (encrypt) or unmask `n` trits through the sponge, in 243-trit chunks:
+   each output chunk is the input plus (or minus) the rate read before the
+   chunk, and the *plain* chunk is then absorbed.  n = 0 touches nothing. */
+static void scalar_mask(int8_t *state, const int8_t *in, int8_t *out, Py_ssize_t n,
+                        int rounds, int unmask)
+{
+    for (Py_ssize_t c = 0; c < n; c += HASH_LEN) {
+        const Py_ssize_t limit = n - c < HASH_LEN ? n - c : HASH_LEN;
+        if (unmask) {
+            for (Py_ssize_t i = 0; i < limit; i++)
+                out[c + i] = TRIT_SUM[in[c + i] - state[i] + 2];
+            memcpy(state, out + c, (size_t)limit);
+        } else {
+            for (Py_ssize_t i = 0; i < limit; i++)
+                out[c + i] = TRIT_SUM[in[c + i] + state[i] + 2];
+            memcpy(state, in + c, (size_t)limit);
+        }
+        scalar_transform(state, rounds);
+    }
+}
+
+static PyObject *mask_common(PyObject *args, int unmask, const char *format)
+{
+    Py_buffer st, in;
+    int rounds;
+    int8_t state[STATE_LEN];
+    if (!PyArg_ParseTuple(args, format, &st, &in, &rounds))
+        return NULL;
+    PyObject *out = NULL;
+    if (check_rounds(rounds) < 0 || read_state(&st, state, "state") < 0 ||
+        check_trits((const int8_t *)in.buf, in.len, "trits") < 0)
+        goto done;
+    out = PyBytes_FromStringAndSize(NULL, in.len);
+    if (!out)
+        goto done;
+    scalar_mask(state, (const int8_t *)in.buf, (int8_t *)PyBytes_AS_STRING(out), in.len,
+                rounds, unmask);
+    memcpy(st.buf, state, STATE_LEN);
+done:
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&st);
+    return out;
+}
+
+PyDoc_STRVAR(mask_doc,
+             "mask(state: bytearray, trits: bytes, rounds: int) -> bytes\n\n"
+             "MAM mask: per 243-trit chunk, add the rate to the chunk, then absorb\n"
+             "the plain chunk (state updated in place).");
+
+static PyObject *py_mask(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return mask_common(args, 0, "w*y*i:mask");
+}
+
+PyDoc_STRVAR(unmask_doc,
+             "unmask(state: bytearray, trits: bytes, rounds: int) -> bytes\n\n"
+             "MAM unmask: per 243-trit chunk, subtract the rate, then absorb the\n"
+             "recovered plain chunk (state updated in place).");
+
+static PyObject *py_unmask(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return mask_common(args, 1, "w*y*i:unmask");
+}
+
+static const char TRYTE_ALPHABET[] = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+PyDoc_STRVAR(trytes_doc,
+             "trits_to_trytes(trits: bytes) -> str\n\n"
+             "Tryte string of int8 trits (length a multiple of 3).");
+
+static PyObject *py_trits_to_trytes(PyObject *self, PyObject *args)
+{
+    Py_buffer in;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*:trits_to_trytes", &in))
+        return NULL;
+    PyObject *out = NULL;
+    const int8_t *t = (const int8_t *)in.buf;
+    if (in.len % 3) {
+        PyErr_Format(PyExc_ValueError, "trits: length %zd is not a multiple of 3", in.len);
+        goto done;
+    }
+    if (check_trits(t, in.len, "trits") < 0)
+        goto done;
+    out = PyUnicode_New(in.len / 3, 127);
+    if (!out)
+        goto done;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
+    for (Py_ssize_t i = 0; i < in.len / 3; i++) {
+        const int v = t[3 * i] + 3 * t[3 * i + 1] + 9 * t[3 * i + 2];
+        o[i] = (Py_UCS1)TRYTE_ALPHABET[v < 0 ? v + 27 : v];
+    }
+done:
+    PyBuffer_Release(&in);
+    return out;
+}
+
+PyDoc_STRVAR(trits_doc,
+             "trytes_to_trits(trytes: str) -> bytes\n\n"
+             "int8 trits (3 per tryte) of a string of 9 and A-Z.");
+
+static PyObject *py_trytes_to_trits(PyObject *self, PyObject *args)
+{
+    PyObject *str;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "U:trytes_to_trits", &str))
+        return NULL;
+    if (PyUnicode_READY(str) < 0)
+        return NULL;
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(str);
+    if (PyUnicode_KIND(str) != PyUnicode_1BYTE_KIND) {
+        PyErr_SetString(PyExc_ValueError, "trytes: only the characters 9 and A-Z are allowed");
+        return NULL;
+    }
+    const Py_UCS1 *c = PyUnicode_1BYTE_DATA(str);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 3 * n);
+    if (!out)
+        return NULL;
+    int8_t *o = (int8_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int v;
+        if (c[i] == '9')
+            v = 0;
+        else if (c[i] >= 'A' && c[i] <= 'M')
+            v = c[i] - 'A' + 1;
+        else if (c[i] >= 'N' && c[i] <= 'Z')
+            v = c[i] - 'N' - 13;
+        else {
+            Py_DECREF(out);
+            PyErr_Format(PyExc_ValueError,
+                         "trytes: only the characters 9 and A-Z are allowed (position %zd)", i);
+            return NULL;
+        }
+        for (int j = 0; j < 3; j++) {
+            int r = ((v % 3) + 3) % 3;
+            if (r == 2)
+                r = -1;
+            o[3 * i + j] = (int8_t)r;
+            v = (v - r) / 3;
+        }
+    }
+    return out;
+}
+
 PyDoc_STRVAR(hash_chains_doc,
              "hash_chains(segments: bytes, counts: bytes, rounds: int) -> bytes\n\n"
              "segments: n * 243 trits, counts: n bytes (0..255).  Each segment is\n"
@@ -1515,6 +1664,10 @@ static PyMethodDef kernel_methods[] = {
     {"transform", py_transform, METH_VARARGS, transform_doc},
     {"absorb", py_absorb, METH_VARARGS, absorb_doc},
     {"squeeze", py_squeeze, METH_VARARGS, squeeze_doc},
+    {"mask", py_mask, METH_VARARGS, mask_doc},
+    {"trits_to_trytes", py_trits_to_trytes, METH_VARARGS, trytes_doc},
+    {"trytes_to_trits", py_trytes_to_trits, METH_VARARGS, trits_doc},
+    {"unmask", py_unmask, METH_VARARGS, unmask_doc},
     {"hash_chains", py_hash_chains, METH_VARARGS, hash_chains_doc},
     {"hamming_search", py_hamming_search, METH_VARARGS, hamming_search_doc},
     {"pow_search", (PyCFunction)(void (*)(void))py_pow_search, METH_VARARGS | METH_KEYWORDS,

@@ -7,10 +7,13 @@
 'HELLO9WORLD'
 """
 
+from ..errors import InvalidInputError as _InvalidInputError
+from ..trinary._codec import validate_trytes as _validate_trytes
+from ..trinary._curl import raw_from_trytes as _raw_from_trytes
+from ..trinary._curl import raw_to_trytes as _raw_to_trytes
 from ._channel import MODES, Channel, Message
 from ._mask import mask_hash as _mask_hash
 from ._parser import ParsedMessage, parse_message
-from ..trinary._codec import trits_to_trytes as _t2t, trytes_to_trits as _tt2t, validate_trytes as _vt
 
 __all__ = ["MODES", "Channel", "Message", "ParsedMessage", "message_address", "parse_message"]
 
@@ -21,7 +24,7 @@ def message_address(root: str, mode: str) -> str:
     Public channels use the root itself; private and restricted channels use
     the Curl-P-81 hash of the root, so the address does not reveal the root.
     """
-    _vt(root, "root", length=81)
+    _validate_trytes(root, "root", length=81)
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    return root if mode == "public" else _t2t(_mask_hash(_tt2t(root)))
+        raise _InvalidInputError(f"mode must be one of {MODES}, not {mode!r}", field="mode")
+    return root if mode == "public" else _raw_to_trytes(_mask_hash(_raw_from_trytes(root)))

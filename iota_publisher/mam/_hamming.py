@@ -15,11 +15,11 @@ this search visits candidates in the reference's order and keeps its quirks:
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
+from typing import Any
 
 from .. import _backend
-from ..trinary._curl import STATE_LENGTH, transform_sliced
+from ..trinary._curl import STATE_LENGTH, _to_bytes, to_list, transform_sliced
 
 __all__ = ["hamming_search"]
 
@@ -84,11 +84,16 @@ def _search_pure(state: Sequence[int], security: int) -> list[int]:
     return out
 
 
-def hamming_search(state: Sequence[int], security: int) -> list[int]:
-    """The reference's nonce (81 trits) for a full 729-trit sponge state."""
+def hamming_search(state: Any, security: int) -> Any:
+    """The reference's nonce for a full 729-trit sponge state.
+
+    Takes and returns trits in the backend's container (see ``raw`` in
+    trinary._curl). The nonce is 81 trits, except in the reference's corner
+    case where the counter overflows and it grows to 84.
+    """
     if len(state) != STATE_LENGTH:
         raise ValueError(f"hamming_search needs the full {STATE_LENGTH}-trit state")
     native = _backend.native()
     if native is not None:
-        return array("b", native.hamming_search(array("b", state).tobytes(), security)).tolist()
-    return _search_pure(state, security)
+        return native.hamming_search(_to_bytes(state), security)
+    return _search_pure(to_list(state), security)

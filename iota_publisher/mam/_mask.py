@@ -3,41 +3,28 @@
 Masking absorbs each plaintext chunk; the chunk is added (trit-wise, mod 3
 in balanced form) to the rate read *before* that absorb. Unmasking subtracts
 and absorbs the recovered plaintext, so both sides walk the same sponge.
+The work is done by :meth:`Curl.mask` / :meth:`Curl.unmask` (native when built).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from ..trinary._curl import HASH_LENGTH, Curl
-
-# (a + b) in balanced form, for a, b in -1..1: index a + b + 2
-_SUM = (1, -1, 0, 1, -1)
+from ..trinary._curl import Curl
 
 
 def mask(plain: Sequence[int], sponge: Curl) -> list[int]:
-    key = sponge.rate()
-    out: list[int] = []
-    for c in range(0, len(plain), HASH_LENGTH):
-        chunk = plain[c : c + HASH_LENGTH]
-        sponge.absorb(chunk)
-        out += [_SUM[p + k + 2] for p, k in zip(chunk, key)]
-        key = sponge.rate()
-    return out
+    return sponge.mask(plain)
 
 
 def unmask(cipher: Sequence[int], sponge: Curl) -> list[int]:
-    out: list[int] = []
-    for c in range(0, len(cipher), HASH_LENGTH):
-        key = sponge.rate()
-        chunk = [_SUM[x - k + 2] for x, k in zip(cipher[c : c + HASH_LENGTH], key)]
-        sponge.absorb(chunk)
-        out += chunk
-    return out
+    return sponge.unmask(cipher)
 
 
-def mask_hash(trits: Sequence[int]) -> list[int]:
-    """Curl-P-81 hash of the root: the address of private and restricted messages."""
+def mask_hash(trits: Sequence[int] | bytes) -> Any:
+    """Curl-P-81 hash of the root: the address of private and restricted messages
+    (in the backend's trit container)."""
     sponge = Curl(81)
     sponge.absorb(trits)
-    return sponge.squeeze()
+    return sponge.squeeze(raw=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..trinary._curl import HASH_LENGTH, Curl
 from ._iss import leaf
@@ -15,10 +16,11 @@ from ._iss import leaf
 
 @dataclass(eq=False)
 class Node:
-    address: list[int]
+    # trits in the backend's container (see ``raw`` in trinary._curl)
+    address: Any
     left: Node | None = None
     right: Node | None = None
-    private_key: list[int] | None = None
+    private_key: Any = None
     size: int = 1
 
 
@@ -28,7 +30,7 @@ def _parent(left: Node, right: Node | None) -> Node:
     sponge = Curl(27)
     sponge.absorb(left.address)
     sponge.absorb(right.address)
-    return Node(sponge.rate(), left, right, size=left.size + right.size)
+    return Node(sponge.rate(raw=True), left, right, size=left.size + right.size)
 
 
 class MerkleTree:
@@ -54,7 +56,7 @@ class MerkleTree:
                 break
         self.root = nodes[0]
 
-    def subtree(self, index: int) -> tuple[list[int], list[list[int]]]:
+    def subtree(self, index: int) -> tuple[Any, list[Any]]:
         """``(private_key, siblings)`` for the leaf at ``index`` (siblings leaf-first).
 
         Follows the reference, including its treatment of an unpaired node:
@@ -64,10 +66,10 @@ class MerkleTree:
         if root.size == 1:
             assert root.left is not None and root.left.private_key is not None
             return root.left.private_key, []
-        siblings: list[list[int]] = []
+        siblings: list[Any] = []
         node: Node | None = root
         size = root.size
-        key: list[int] = []
+        key: Any = []
         if index < size:
             while node is not None:
                 if node.left is None:
@@ -85,7 +87,7 @@ class MerkleTree:
         return key, siblings
 
 
-def root_from_siblings(address: list[int], siblings: Sequence[int], index: int) -> list[int]:
+def root_from_siblings(address: Any, siblings: Any, index: int) -> Any:
     """Recompute a root from a leaf address, its siblings and its index.
 
     A sibling equal to the node itself marks a node without a partner, which
@@ -99,7 +101,7 @@ def root_from_siblings(address: list[int], siblings: Sequence[int], index: int) 
     bit = 1
     for c in range(0, len(siblings), HASH_LENGTH):
         chunk = siblings[c : c + HASH_LENGTH]
-        if list(chunk) == rate:
+        if chunk == rate:
             bit <<= 1
             continue
         sponge = Curl(27)
@@ -109,6 +111,6 @@ def root_from_siblings(address: list[int], siblings: Sequence[int], index: int) 
         else:
             sponge.absorb(rate)
             sponge.absorb(chunk)
-        rate = sponge.rate()
+        rate = sponge.rate(raw=True)
         bit <<= 1
     return rate

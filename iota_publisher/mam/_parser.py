@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import MamParseError, MamSignatureError
-from ..trinary._codec import pad_trytes, trits_to_trytes, trytes_to_trits, validate_trytes
-from ..trinary._curl import HASH_LENGTH, Curl
+from ..trinary._codec import pad_trytes, validate_trytes
+from ..trinary._curl import HASH_LENGTH, Curl, raw_from_trytes, raw_to_trytes, to_list
 from ..trinary.pascal import PascalDecodeError, pascal_decode
 from ._iss import FRAGMENT_LENGTH, address_from_digest, checksum_security, digest_from_signature
-from ._mask import unmask
 from ._merkle import root_from_siblings
 
 __all__ = ["ParsedMessage", "parse_message"]
 
 _NONCE_LENGTH = 81
+# Pascal integers in MAM headers are a few trytes; a window this wide holds any
+# that can describe a real payload (3^100 trits), longer ones are malformed.
+_HEADER_WINDOW = 400
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,11 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
     else:
         key = pad_trytes(validate_trytes(side_key, "side_key", max_length=81, secret=True), 81)
 
-    trits = trytes_to_trits(payload)
-    index, header_end = _decode(trits, 0, "channel index")
-    length, next_root_start = _decode(trits, header_end, "message length")
+    trits = raw_from_trytes(payload)  # the backend's container (bytes when native)
+    # the plain header: two short Pascal integers at the start
+    header = to_list(trits[: 2 * _HEADER_WINDOW])
+    index, header_end = _decode(header, 0, "channel index")
+    length, next_root_start = _decode(header, header_end, "message length")
     if length % 3:
         raise MamParseError(f"MAM payload is malformed: message length {length} is not whole trytes")
     message_start = next_root_start + HASH_LENGTH
@@ -65,13 +69,13 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
         )
 
     sponge = Curl(27)
-    sponge.absorb(trytes_to_trits(key))
-    sponge.absorb(trytes_to_trits(root))
+    sponge.absorb(raw_from_trytes(key))
+    sponge.absorb(raw_from_trytes(root))
     sponge.absorb(trits[:next_root_start])
-    next_root = unmask(trits[next_root_start:message_start], sponge)
-    message = unmask(trits[message_start:message_end], sponge)
-    unmask(trits[message_end : message_end + _NONCE_LENGTH], sponge)
-    hmac = sponge.rate()
+    next_root = sponge.unmask(trits[next_root_start:message_start], raw=True)
+    message = sponge.unmask(trits[message_start:message_end], raw=True)
+    sponge.unmask(trits[message_end : message_end + _NONCE_LENGTH], raw=True)
+    hmac = sponge.rate(raw=True)
 
     security = checksum_security(hmac)
     if security == 0:
@@ -79,11 +83,13 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
             "MAM payload does not verify (no valid security level): "
             "wrong side key, wrong root, or tampered payload"
         )
-    rest = unmask(trits[message_end + _NONCE_LENGTH :], sponge)
+    rest = sponge.unmask(trits[message_end + _NONCE_LENGTH :], raw=True)
     signature_length = security * FRAGMENT_LENGTH
     if len(rest) < signature_length:
         raise MamParseError("MAM payload is truncated: the signature is cut off")
-    siblings_count, siblings_start = _decode(rest, signature_length, "sibling count")
+    count_window = to_list(rest[signature_length : signature_length + _HEADER_WINDOW])
+    siblings_count, count_end = _decode(count_window, 0, "sibling count")
+    siblings_start = signature_length + count_end
     siblings_end = siblings_start + siblings_count * HASH_LENGTH
     if siblings_end > len(rest):
         raise MamParseError("MAM payload is truncated: the Merkle siblings are cut off")
@@ -92,9 +98,9 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
     computed = address_from_digest(digest)
     if siblings_count:
         computed = root_from_siblings(computed, rest[siblings_start:siblings_end], index)
-    if trits_to_trytes(computed) != root:
+    if raw_to_trytes(computed) != root:
         raise MamSignatureError(
             "MAM payload does not verify: its signature does not lead to the root "
             "(wrong side key, wrong root, or tampered payload)"
         )
-    return ParsedMessage(trits_to_trytes(message), trits_to_trytes(next_root))
+    return ParsedMessage(raw_to_trytes(message), raw_to_trytes(next_root))

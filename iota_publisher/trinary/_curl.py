@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from typing import Any
 
 from .. import _backend
 from ..errors import InvalidInputError
-from ._codec import validate_trits
+from ._codec import trits_to_trytes, trytes_to_trits, validate_trits, validate_trytes
 
 __all__ = [
     "HASH_LENGTH",
@@ -49,6 +50,9 @@ def _index_pairs() -> tuple[tuple[int, int], ...]:
 
 
 _PAIRS = _index_pairs()
+
+# (a + b) in balanced form, for a, b in -1..1: index a + b + 2
+_SUM = (1, -1, 0, 1, -1)
 
 
 def transform_pure(state: list[int], rounds: int) -> list[int]:
@@ -101,12 +105,62 @@ def planes_to_trits(lo: Sequence[int], hi: Sequence[int], lane: int) -> list[int
     return out
 
 
-def _to_bytes(trits: Sequence[int]) -> bytes:
+# -- trit containers ------------------------------------------------------
+#
+# Public functions take and return lists of ints. Internally, hot paths
+# (MAM, proof of work) keep trits in the backend's own container: ``bytes``
+# of int8 values for the native kernel, lists for pure Python. ``raw()``
+# converts anything to the current backend's container; ``raw=True`` on the
+# sponge methods returns it, which saves converting large key material
+# between every native call.
+
+
+def _to_bytes(trits: Sequence[int] | bytes | bytearray) -> bytes:
+    if isinstance(trits, (bytes, bytearray)):
+        return bytes(trits)
     return array("b", trits).tobytes()
 
 
-def _to_list(data: bytes | bytearray) -> list[int]:
-    return array("b", data).tolist()
+def _to_list(data: Sequence[int] | bytes | bytearray) -> list[int]:
+    if isinstance(data, (bytes, bytearray)):
+        return array("b", data).tolist()
+    return data if isinstance(data, list) else list(data)
+
+
+def to_list(trits: Sequence[int] | bytes | bytearray) -> list[int]:
+    """Trits as a list of ints, whatever container they come in."""
+    return _to_list(trits)
+
+
+def raw(trits: Sequence[int] | bytes | bytearray) -> bytes | list[int]:
+    """Trits in the current backend's container (bytes when native, else a list)."""
+    if _backend.native() is not None:
+        return _to_bytes(trits)
+    return _to_list(trits)
+
+
+def raw_from_trytes(trytes: str) -> bytes | list[int]:
+    """Trits of a (validated) tryte string, in the backend's container."""
+    native = _backend.native()
+    if native is not None:
+        validate_trytes(trytes)
+        return native.trytes_to_trits(trytes)
+    return trytes_to_trits(trytes)
+
+
+def raw_to_trytes(trits: Sequence[int] | bytes | bytearray) -> str:
+    """Tryte string of trits in either container."""
+    native = _backend.native()
+    if native is not None:
+        return native.trits_to_trytes(_to_bytes(trits))
+    return trits_to_trytes(_to_list(trits))
+
+
+def _checked(trits: Sequence[int] | bytes | bytearray) -> Sequence[int] | bytes | bytearray:
+    # the native kernel checks bytes itself; lists are checked here
+    if not isinstance(trits, (bytes, bytearray)):
+        validate_trits(trits)
+    return trits
 
 
 class Curl:
@@ -139,18 +193,28 @@ class Curl:
         """Zero the state."""
         self._state = bytearray(STATE_LENGTH) if self._native is not None else [0] * STATE_LENGTH
 
-    def absorb(self, trits: Sequence[int], offset: int = 0, length: int | None = None) -> None:
+    def _out(self, data: bytes | list[int], raw: bool) -> bytes | list[int]:
+        if raw:
+            return data
+        return _to_list(data)
+
+    def absorb(
+        self,
+        trits: Sequence[int] | bytes | bytearray,
+        offset: int = 0,
+        length: int | None = None,
+    ) -> None:
         """Absorb ``trits[offset:offset+length]`` (all of it from ``offset`` by default)."""
         end = len(trits) if length is None else offset + length
         if offset < 0 or end > len(trits) or end < offset:
             raise InvalidInputError(
                 f"cannot absorb trits[{offset}:{end}] of {len(trits)} trits", field="length"
             )
-        chunk = trits[offset:end]
-        validate_trits(chunk)
+        chunk = trits[offset:end] if (offset or end != len(trits)) else trits
         if self._native is not None:
-            self._native.absorb(self._state, _to_bytes(chunk), self._rounds)
+            self._native.absorb(self._state, _to_bytes(_checked(chunk)), self._rounds)
             return
+        chunk = _to_list(_checked(chunk))
         state = self._state
         assert isinstance(state, list)
         pos = 0
@@ -165,12 +229,12 @@ class Curl:
                 break
         self._state = state
 
-    def squeeze(self, length: int = HASH_LENGTH) -> list[int]:
+    def squeeze(self, length: int = HASH_LENGTH, *, raw: bool = False) -> Any:
         """Squeeze ``length`` trits (one transform per started 243-trit block)."""
         if length < 0:
             raise InvalidInputError("squeeze length must not be negative", field="length")
         if self._native is not None:
-            return _to_list(self._native.squeeze(self._state, length, self._rounds))
+            return self._out(self._native.squeeze(self._state, length, self._rounds), raw)
         out: list[int] = []
         state = self._state
         assert isinstance(state, list)
@@ -184,13 +248,41 @@ class Curl:
         self._state = state
         return out
 
-    def rate(self, length: int = HASH_LENGTH) -> list[int]:
+    def rate(self, length: int = HASH_LENGTH, *, raw: bool = False) -> Any:
         """The first ``length`` trits of the state, without transforming."""
         if not 0 <= length <= STATE_LENGTH:
             raise InvalidInputError(f"rate length must be 0..{STATE_LENGTH}", field="length")
         if self._native is not None:
-            return _to_list(self._state[:length])
+            return self._out(bytes(self._state[:length]), raw)
         return list(self._state[:length])
+
+    def mask(self, plain: Sequence[int] | bytes, *, raw: bool = False) -> Any:
+        """MAM's cipher: add the rate to each 243-trit chunk, then absorb the plain chunk."""
+        return self._mask(plain, False, raw)
+
+    def unmask(self, cipher: Sequence[int] | bytes, *, raw: bool = False) -> Any:
+        """Undo :meth:`mask` on a sponge in the same state."""
+        return self._mask(cipher, True, raw)
+
+    def _mask(self, data: Sequence[int] | bytes, unmask: bool, raw: bool) -> Any:
+        if self._native is not None:
+            fn = self._native.unmask if unmask else self._native.mask
+            return self._out(fn(self._state, _to_bytes(_checked(data)), self._rounds), raw)
+        data = _to_list(_checked(data))
+        out: list[int] = []
+        state = self._state
+        assert isinstance(state, list)
+        for c in range(0, len(data), HASH_LENGTH):
+            chunk = data[c : c + HASH_LENGTH]
+            if unmask:
+                chunk = [_SUM[x - k + 2] for x, k in zip(chunk, state)]
+                out += chunk
+            else:
+                out += [_SUM[p + k + 2] for p, k in zip(chunk, state)]
+            state[: len(chunk)] = chunk
+            state = transform_pure(state, self._rounds)
+        self._state = state
+        return out
 
     def copy(self) -> Curl:
         """An independent sponge in the same state."""
@@ -208,7 +300,13 @@ def curl_hash(trits: Sequence[int], rounds: int = 81, length: int = HASH_LENGTH)
     return sponge.squeeze(length)
 
 
-def hash_chains(segments: Sequence[int], counts: Sequence[int], rounds: int = 27) -> list[int]:
+def hash_chains(
+    segments: Sequence[int] | bytes,
+    counts: Sequence[int],
+    rounds: int = 27,
+    *,
+    raw: bool = False,
+) -> Any:
     """Hash each 243-trit segment ``counts[i]`` times with a fresh sponge.
 
     One step of a chain is: zero state, copy the segment into the rate,
@@ -229,8 +327,9 @@ def hash_chains(segments: Sequence[int], counts: Sequence[int], rounds: int = 27
         raise InvalidInputError(f"Curl rounds must be 27 or 81, not {rounds!r}", field="rounds")
     native = _backend.native()
     if native is not None:
-        return _to_list(native.hash_chains(_to_bytes(segments), bytes(counts), rounds))
-    return _hash_chains_pure(segments, counts, rounds)
+        out = native.hash_chains(_to_bytes(_checked(segments)), bytes(counts), rounds)
+        return out if raw else _to_list(out)
+    return _hash_chains_pure(_to_list(_checked(segments)), counts, rounds)
 
 
 def _hash_chains_pure(segments: Sequence[int], counts: Sequence[int], rounds: int) -> list[int]:
