@@ -14,18 +14,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _machine import describe, median_time  # noqa: E402
-
-from iota_publisher import _backend  # noqa: E402
-from iota_publisher.mam import Channel, parse_message  # noqa: E402
+from iota_publisher import _backend
+from iota_publisher._bench import describe, time_mam
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = "ABCDEFGHIJKLMNOPQRSTUVWXYZ9" * 3
 LENGTH = 500
 
 
@@ -33,13 +27,8 @@ def bench_backend(name: str, module, repeat: int) -> dict[int, tuple[float, floa
     previous = _backend.set_native(module)
     results = {}
     try:
-        message = ("SENSORDATA9" * 50)[:LENGTH]
         for security in (1, 2, 3):
-            ch = Channel(SEED, security, "restricted", "SIDEKEY")
-            ch.create_message(message)  # warm the tree cache, as a running channel has it
-            create = median_time(lambda: ch.create_message(message), repeat)
-            sample = ch.create_message(message)
-            parse = median_time(lambda: parse_message(sample.payload, sample.root, "SIDEKEY"), repeat)
+            create, parse = time_mam(security, repeat, LENGTH)
             results[security] = (create, parse)
             print(
                 f"{name:6} security {security}: create_message {create * 1000:8.2f} ms   "

@@ -25,20 +25,17 @@ import time
 import zipfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _machine import describe  # noqa: E402
-
-from iota_publisher import _backend  # noqa: E402
-from iota_publisher.pow import search_nonce  # noqa: E402
-from iota_publisher.trinary import TRYTE_ALPHABET, trytes_to_trits  # noqa: E402
-from iota_publisher.trinary.bundle import trailing_zeros  # noqa: E402
-from iota_publisher.trinary.transaction import transaction_hash  # noqa: E402
+from iota_publisher import _backend
+from iota_publisher._bench import describe, random_transaction
+from iota_publisher.pow import search_nonce
+from iota_publisher.trinary import trytes_to_trits
+from iota_publisher.trinary.bundle import trailing_zeros
+from iota_publisher.trinary.transaction import transaction_hash
 
 
 def random_transactions(count: int, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
-    return ["".join(rng.choice(TRYTE_ALPHABET) for _ in range(2646)) + "9" * 27 for _ in range(count)]
+    return [random_transaction(rng) for _ in range(count)]
 
 
 def report(name: str, mwm: int, times: list[float], hashes: int | None) -> float:

@@ -69,15 +69,16 @@ def transform_sliced(lo: list[int], hi: list[int], rounds: int) -> tuple[list[in
     """Bit-sliced Curl-P transform: each bit position of the ints is a lane.
 
     Trit encoding per lane: 0 = (lo 1, hi 1), 1 = (lo 0, hi 1), -1 = (lo 1, hi 0).
+    For a cell fed by x = s[t(i)] and y = s[t(i+1)], the truth table reduces on
+    these three codes to ``lo' = x.hi ^ (x.lo & ~y.lo)``, ``hi' = x.lo ^ (y.hi & lo')``.
     Python's unbounded two's complement makes ``~`` safe without masks; callers
-    read only the lanes they use.
+    read only the lanes they use (lanes outside the codes hold garbage).
     """
     pairs = _PAIRS
     for _ in range(rounds):
         l, h = lo, hi
-        d = [(l[a] | ~h[b]) & (l[b] ^ h[a]) for a, b in pairs]
-        hi = [(l[a] ^ h[b]) | x for (a, b), x in zip(pairs, d)]
-        lo = [~x for x in d]
+        lo = [h[a] ^ (l[a] & ~l[b]) for a, b in pairs]
+        hi = [l[a] ^ (h[b] & x) for (a, b), x in zip(pairs, lo)]
     return lo, hi
 
 
