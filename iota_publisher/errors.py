@@ -21,9 +21,20 @@ __all__ = [
     "PublisherError",
     "InvalidInputError",
     "InvalidTrytesError",
+    "ConfigError",
     "MamError",
     "MamParseError",
     "MamSignatureError",
+    "TransientError",
+    "NodeError",
+    "NodeUnavailableError",
+    "NodeRejectedError",
+    "InvalidNodeResponseError",
+    "MarketplaceError",
+    "MarketplaceUnavailableError",
+    "MarketplaceRejectedError",
+    "InvalidSecretKeyError",
+    "InvalidMarketplaceResponseError",
 ]
 
 
@@ -61,3 +72,86 @@ class MamSignatureError(MamParseError):
     This is what a wrong side key, a wrong root or a tampered payload
     usually look like: the three cannot be told apart from the payload alone.
     """
+
+
+class ConfigError(InvalidInputError):
+    """A configuration file or setting is invalid; ``field`` names the setting."""
+
+
+class TransientError(PublisherError):
+    """Mixin for failures worth retrying later (network down, server busy).
+
+    Anything that is not a ``TransientError`` is permanent: retrying the same
+    request cannot succeed.
+    """
+
+
+class _RemoteError(PublisherError):
+    """An HTTP peer failed or refused a request.
+
+    ``status`` is the HTTP status (``None`` when no answer came), ``text``
+    the peer's error message (from its JSON ``error`` field when it sent one).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, text: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.text = text
+
+
+class NodeError(_RemoteError):
+    """An IRI node call failed. ``command`` names the API command."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str | None = None,
+        status: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, text=text)
+        self.command = command
+
+
+class NodeUnavailableError(NodeError, TransientError):
+    """The node could not be reached, timed out, or answered 5xx / 429."""
+
+
+class NodeRejectedError(NodeError):
+    """The node refused the request (4xx): retrying it unchanged will not help."""
+
+
+class InvalidNodeResponseError(NodeError, ValueError):
+    """The node answered, but not with what the API promises."""
+
+
+class MarketplaceError(_RemoteError):
+    """A Data Marketplace call failed. ``endpoint`` names the API endpoint."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, text=text)
+        self.endpoint = endpoint
+
+
+class MarketplaceUnavailableError(MarketplaceError, TransientError):
+    """The marketplace could not be reached, timed out, or answered 5xx / 429."""
+
+
+class MarketplaceRejectedError(MarketplaceError):
+    """The marketplace refused the request (4xx, or ``success: false``)."""
+
+
+class InvalidSecretKeyError(MarketplaceRejectedError):
+    """403 from newData: the device id is unknown or its secret key is wrong."""
+
+
+class InvalidMarketplaceResponseError(MarketplaceError, ValueError):
+    """The marketplace answered, but not with what the API promises."""
