@@ -1,0 +1,532 @@
+"""A client for the IOTA Data Marketplace API (the cloud functions of
+``iotaledger/data-marketplace``, ``firebase_functions/``).
+
+A publishing device needs only :meth:`MarketplaceClient.new_data`; the rest of
+the documented API (devices, wallet, stream purchase and reading) is here for
+owners and buyers.
+
+>>> with MarketplaceClient.from_endpoint("https://api.example/newData") as mp:  # doctest: +SKIP
+...     mp.new_data("my-sensor", secret_key, root=root, sidekey=side_key, time=time_ms)
+
+Failures are :class:`~iota_publisher.errors.MarketplaceError` subclasses,
+each with ``endpoint``, ``status`` and ``text`` (the server's error message):
+:class:`MarketplaceUnavailableError` (no connection, timeout, HTTP 5xx or 429;
+retried first on the calls that are safe to repeat),
+:class:`InvalidSecretKeyError` (403 from newData),
+:class:`MarketplaceRejectedError` (other 4xx, and the 200 answers carrying
+``error`` or ``success: false`` that the cloud functions use for refusals)
+and :class:`InvalidMarketplaceResponseError`. Bad arguments raise
+:class:`InvalidInputError` before anything is sent. Secret keys and API keys
+never appear in this module's messages or log lines. (``devices`` sends the
+API key in the query string, as the API demands; urllib3's own DEBUG log of
+request lines would show it.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import re
+import time as _time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field as _field
+from typing import Any, NamedTuple
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+
+import requests
+
+from ._http import DEFAULT_TIMEOUT, NO_RETRY, RetryPolicy, new_session, retry
+from .errors import (
+    InvalidInputError,
+    InvalidMarketplaceResponseError,
+    InvalidSecretKeyError,
+    InvalidTrytesError,
+    MarketplaceError,
+    MarketplaceRejectedError,
+    MarketplaceUnavailableError,
+)
+from .trinary._codec import validate_trytes
+
+__all__ = ["STREAM_PAGE_SIZE", "MarketplaceClient", "StreamPacket", "validate_device"]
+
+log = logging.getLogger(__name__)
+
+STREAM_PAGE_SIZE = 20  # packets per /stream answer (the cloud function's limit)
+_TEXT_LIMIT = 500  # characters of server text kept in exceptions
+_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+_COORDINATE_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# answers that carry secrets (apiKey, device keys, side keys): never echoed into exceptions
+_SECRET_ANSWERS = frozenset({"user", "devices", "stream"})
+
+
+@dataclass(frozen=True)
+class StreamPacket:
+    """One entry of a purchased stream: the MAM ``root`` and ``sidekey`` of
+    the message published at ``time`` (ms). The side key is left out of the repr."""
+
+    time: int
+    root: str
+    sidekey: str = _field(repr=False)
+
+
+class _Answer(NamedTuple):
+    status: int
+    data: Any
+    text: str | None  # the body, clipped and scrubbed (None for secret-bearing answers)
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            text = text.replace(form, "***")
+    return text
+
+
+def _text(value: object, field: str) -> str:
+    """A non-empty string argument (its value is never put in the message)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"{field} must be a non-empty string", field=field)
+    return value
+
+
+def _base_url(url: object, field: str) -> str:
+    if not isinstance(url, str):
+        raise InvalidInputError(f"{field} must be a URL string", field=field)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInputError(f"{field} must be an http(s) URL, not {url!r}", field=field)
+    return url.rstrip("/")
+
+
+class MarketplaceClient:
+    """Talk to a marketplace whose cloud functions live under ``api``.
+
+    ``new_data_url`` overrides where packets are registered (default
+    ``<api>/newData``). ``session`` defaults to a new one, closed by
+    :meth:`close`; a session passed in is left open. ``timeout`` (seconds)
+    bounds connecting and each read of every call; TLS certificates are always
+    verified. Transient failures of calls that are safe to repeat (newData,
+    and the reads devices, user and stream) are retried per ``retry_policy``,
+    waiting with ``sleep`` (jitter drawn by ``rng``). newDevice, delete,
+    wallet and purchaseStream are sent once: repeating them after a lost
+    answer could create a second key, fund twice or pay twice. Not thread-safe.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        *,
+        new_data_url: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = _time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.api = _base_url(api, "api")
+        self.new_data_url = (
+            self.api + "/newData" if new_data_url is None else _base_url(new_data_url, "new_data_url")
+        )
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise InvalidInputError(f"timeout must be a positive number, not {timeout!r}", field="timeout")
+        self._timeout = float(timeout)
+        self._retry_policy = retry_policy
+        self._sleep = sleep
+        self._rng = rng
+        self._owns_session = session is None
+        self._session = new_session() if session is None else session
+        verify = self._session.verify  # a CA bundle path is honoured, verify=False is not
+        self._verify: bool | str = verify if isinstance(verify, str) else True
+
+    @classmethod
+    def from_endpoint(cls, endpoint: str, **kw: Any) -> MarketplaceClient:
+        """A client from a template's ``endpoint`` (its newData URL).
+
+        ``https://host/path/newData`` gives the API base ``https://host/path``.
+        An endpoint not ending in ``/newData`` is used as it is for newData,
+        and its parent path as the API base.
+        """
+        url = _base_url(endpoint, "endpoint")
+        parts = urlsplit(url)
+        if parts.path.endswith("/newData"):
+            base = parts.path[: -len("/newData")]
+        else:
+            base = parts.path.rpartition("/")[0]
+        api = urlunsplit(parts._replace(path=base, query="", fragment=""))
+        return cls(api, new_data_url=url, **kw)
+
+    def __repr__(self) -> str:
+        return f"MarketplaceClient({self.api!r})"
+
+    def __enter__(self) -> MarketplaceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the session if this client created it."""
+        if self._owns_session:
+            self._session.close()
+
+    # -- the HTTP boundary ---------------------------------------------------
+
+    def _call(
+        self, method: str, endpoint: str, *, params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None, secrets: tuple[str, ...] = (), retried: bool = True,
+    ) -> _Answer:
+        url = self.new_data_url if endpoint == "newData" else f"{self.api}/{endpoint}"
+        return retry(
+            lambda: self._send(method, endpoint, url, params, body, secrets),
+            self._retry_policy if retried else NO_RETRY,
+            what=f"marketplace {endpoint}",
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+
+    def _send(
+        self, method: str, endpoint: str, url: str, params: dict[str, Any] | None,
+        body: dict[str, Any] | None, secrets: tuple[str, ...],
+    ) -> _Answer:
+        """One request; every ``requests`` failure and refusal is mapped here."""
+
+        def fail(cls: type[MarketplaceError], reason: str, status: int | None = None,
+                 text: str | None = None) -> MarketplaceError:
+            return cls(f"marketplace {endpoint} failed: {reason}", endpoint=endpoint,
+                       status=status, text=text)
+
+        started = _time.monotonic()
+        try:
+            response = self._session.request(
+                method, url, params=params, json=body, timeout=self._timeout, verify=self._verify
+            )
+        except requests.RequestException as exc:
+            log.debug("marketplace %s %s: %s after %.3f s", method, endpoint,
+                      type(exc).__name__, _time.monotonic() - started)
+            # requests' messages quote the URL (devices puts the API key there): chain from a
+            # scrubbed copy, and raise outside this block so that the original is not the context
+            message = _scrub(str(exc), secrets)
+            cause = exc if message == str(exc) else type(exc)(message)
+            reason = _clip(message)
+            if isinstance(exc, requests.Timeout):
+                failure = fail(MarketplaceUnavailableError, f"timed out after {self._timeout:g} s")
+            elif isinstance(exc, requests.exceptions.SSLError):  # a bad certificate stays bad
+                failure = fail(MarketplaceError, f"TLS failed: {reason}")
+            elif isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+                failure = fail(MarketplaceUnavailableError, f"connection failed: {reason}")
+            else:
+                failure = fail(MarketplaceError, f"request failed: {reason}")
+        else:
+            failure = None
+        if failure is not None:
+            raise failure from cause
+        status = response.status_code
+        log.debug("marketplace %s %s: HTTP %d in %.3f s", method, endpoint, status,
+                  _time.monotonic() - started)
+        try:
+            data = response.json()
+        except ValueError as exc:  # also requests' JSONDecodeError
+            data, decode_error = None, exc
+        else:
+            decode_error = None
+        error = data.get("error") if isinstance(data, dict) else None
+        if error is not None and not isinstance(error, str):
+            error = json.dumps(error)
+        body_text = _clip(_scrub(response.text, secrets)) or None
+        text = _clip(_scrub(error, secrets)) if error is not None else body_text
+        said = f": {text}" if text else ""
+        if status == 403 and endpoint == "newData":
+            raise fail(InvalidSecretKeyError, "HTTP 403: the device id is unknown or the secret key "
+                       f"is wrong (server said{said or ' nothing'})", status, text)
+        if status == 429 or status >= 500:
+            raise fail(MarketplaceUnavailableError, f"HTTP {status}{said}", status, text)
+        if 400 <= status < 500:
+            raise fail(MarketplaceRejectedError, f"HTTP {status}{said}", status, text)
+        if not 200 <= status < 300:
+            raise fail(InvalidMarketplaceResponseError, f"unexpected HTTP {status}", status, text)
+        if decode_error is not None:
+            raise fail(InvalidMarketplaceResponseError, "the answer is not JSON", status,
+                       body_text) from decode_error
+        if error is not None:  # the cloud functions refuse some requests with 200 {error}
+            raise fail(MarketplaceRejectedError, f"refused{said}", status, text)
+        return _Answer(status, data, None if endpoint in _SECRET_ANSWERS else body_text)
+
+    @staticmethod
+    def _invalid(endpoint: str, answer: _Answer, what: str) -> InvalidMarketplaceResponseError:
+        return InvalidMarketplaceResponseError(
+            f"marketplace {endpoint} failed: invalid answer: {what}",
+            endpoint=endpoint, status=answer.status, text=answer.text,
+        )
+
+    def _expect_success(self, endpoint: str, answer: _Answer, refused: str) -> None:
+        """Accept ``{"success": true}``; ``{"success": false}`` is a refusal."""
+        success = answer.data.get("success") if isinstance(answer.data, dict) else None
+        if success is True:
+            return
+        if success is False:
+            raise MarketplaceRejectedError(
+                f"marketplace {endpoint} failed: {refused}",
+                endpoint=endpoint, status=answer.status, text=answer.text,
+            )
+        raise self._invalid(endpoint, answer, 'expected {"success": true}')
+
+    # -- publishing ----------------------------------------------------------
+
+    def new_data(self, sensor_id: str, secret_key: str, *, root: str, sidekey: str, time: int) -> None:
+        """Register one MAM message of device ``sensor_id``: ``POST newData``
+        ``{"id", "sk", "packet": {"root", "sidekey", "time"}}``.
+
+        ``root`` and ``sidekey`` are 81 trytes, ``time`` the packet's time in
+        ms. Raises :class:`InvalidSecretKeyError` (never retried) on 403. The
+        cloud function answers 403 for any failure while storing, too.
+        """
+        _text(sensor_id, "sensor_id")
+        _text(secret_key, "secret_key")
+        validate_trytes(root, "root", length=81)
+        validate_trytes(sidekey, "sidekey", length=81, secret=True)
+        if isinstance(time, bool) or not isinstance(time, int) or time < 0:
+            raise InvalidInputError(f"time must be a non-negative int (ms), not {time!r}", field="time")
+        packet = {"root": root, "sidekey": sidekey, "time": time}
+        answer = self._call("POST", "newData", body={"id": sensor_id, "sk": secret_key, "packet": packet},
+                            secrets=(secret_key,))
+        self._expect_success("newData", answer, "the packet was not stored")
+
+    # -- device management ---------------------------------------------------
+
+    def new_device(self, api_key: str, device: Mapping[str, Any]) -> str:
+        """Create a device (``POST newDevice {apiKey, id, device}``); return its secret key.
+
+        ``device`` is checked with :func:`validate_device` first; ``id`` is its
+        ``sensorId``. Servers before September 2019 answered without ``sk``:
+        that is an :class:`InvalidMarketplaceResponseError` (the device exists;
+        ``devices(user_id, api_key)`` lists its key).
+        """
+        _text(api_key, "api_key")
+        clean = validate_device(device)
+        answer = self._call("POST", "newDevice", body={"apiKey": api_key, "id": clean["sensorId"],
+                            "device": clean}, secrets=(api_key,), retried=False)
+        self._expect_success("newDevice", answer, "the device was not created")
+        sk = answer.data.get("sk")
+        if not isinstance(sk, str) or not sk:
+            raise InvalidMarketplaceResponseError(
+                "marketplace newDevice failed: invalid answer: no secret key 'sk' (the device may "
+                "exist; devices(user_id, api_key) lists its key)",
+                endpoint="newDevice", status=answer.status, text=None,
+            )
+        return sk
+
+    def devices(self, user_id: str | None = None, api_key: str | None = None) -> list[dict[str, Any]]:
+        """All devices (``GET devices``), or one user's with both ``user_id`` and
+        ``api_key`` (those entries include each device's secret key ``sk``)."""
+        if (user_id is None) != (api_key is None):
+            missing = "api_key" if api_key is None else "user_id"
+            raise InvalidInputError("give both user_id and api_key, or neither", field=missing)
+        params = None
+        if user_id is not None and api_key is not None:
+            params = {"userId": _text(user_id, "user_id"), "apiKey": _text(api_key, "api_key")}
+        answer = self._call("GET", "devices", params=params, secrets=(api_key,) if api_key else ())
+        data = answer.data
+        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+            raise self._invalid("devices", answer, "expected a list of device objects")
+        return data
+
+    def delete_device(self, api_key: str, device_id: str) -> None:
+        """Delete a device and its wallet seed (``DELETE delete {apiKey, deviceId}``)."""
+        body = {"apiKey": _text(api_key, "api_key"), "deviceId": _text(device_id, "device_id")}
+        answer = self._call("DELETE", "delete", body=body, secrets=(api_key,), retried=False)
+        self._expect_success("delete", answer, "the device was not deleted")
+
+    # -- buying and reading --------------------------------------------------
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        """A user's record (``GET user?userId=``): ``wallet``, ``numberOfDevices``...
+        It may hold the user's ``apiKey``: do not log it. An unknown user
+        (the server answers ``null``) is a :class:`MarketplaceRejectedError`."""
+        answer = self._call("GET", "user", params={"userId": _text(user_id, "user_id")})
+        if answer.data is None:
+            raise MarketplaceRejectedError("marketplace user failed: no such user",
+                                           endpoint="user", status=answer.status, text=None)
+        if not isinstance(answer.data, dict):
+            raise self._invalid("user", answer, "expected a user object")
+        return answer.data
+
+    def wallet(self, user_id: str) -> None:
+        """Create (or, on 2021 servers, refill) the user's wallet with free devnet
+        tokens (``POST wallet {userId}``). Accepts ``{"success": true}`` (2019)
+        and ``{"messageId": ...}`` (2021, HTTP 200 or 201)."""
+        answer = self._call("POST", "wallet", body={"userId": _text(user_id, "user_id")}, retried=False)
+        if isinstance(answer.data, dict) and isinstance(answer.data.get("messageId"), str):
+            return
+        self._expect_success("wallet", answer, "the wallet was not funded")
+
+    def purchase_stream(self, user_id: str, device_id: str) -> None:
+        """Buy access to a device's stream (``POST purchaseStream {userId, deviceId}``).
+        Refusals such as "Not enough funds" come as 200 ``{error}``: rejected."""
+        body = {"userId": _text(user_id, "user_id"), "deviceId": _text(device_id, "device_id")}
+        answer = self._call("POST", "purchaseStream", body=body, retried=False)
+        self._expect_success("purchaseStream", answer, "the stream was not purchased")
+
+    def stream(self, device_id: str, user_id: str, time: int | None = None) -> list[StreamPacket]:
+        """One page (up to 20) of a purchased stream, newest first, with ``time``
+        before ``time`` (ms; ``None`` = now, sent by leaving ``time`` out: the
+        server reads the documented ``time=null`` as NaN).
+
+        The answer is a JSON array of ``{time, root, sidekey}`` (2021 entries
+        add ``messageId``, ignored): the only shape the cloud function has ever
+        sent, so no other is accepted. ``{"success": false}`` (not purchased)
+        raises :class:`MarketplaceRejectedError`.
+        """
+        params: dict[str, Any] = {"deviceId": _text(device_id, "device_id"),
+                                  "userId": _text(user_id, "user_id")}
+        if time is not None:
+            if isinstance(time, bool) or not isinstance(time, int) or time < 0:
+                raise InvalidInputError(f"time must be a non-negative int (ms), not {time!r}",
+                                        field="time")
+            params["time"] = time
+        answer = self._call("GET", "stream", params=params)
+        data = answer.data
+        if isinstance(data, dict) and data.get("success") is False:
+            raise MarketplaceRejectedError(
+                f"marketplace stream failed: the stream of {device_id!r} was not purchased "
+                "by this user", endpoint="stream", status=answer.status, text=None)
+        if not isinstance(data, list):
+            raise self._invalid("stream", answer, "expected a list of packets")
+        return [self._packet(answer, i, entry) for i, entry in enumerate(data)]
+
+    def _packet(self, answer: _Answer, i: int, entry: object) -> StreamPacket:
+        if not isinstance(entry, dict):
+            raise self._invalid("stream", answer, f"packet {i} is not an object")
+        t = entry.get("time")
+        if isinstance(t, float) and t.is_integer():
+            t = int(t)
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise self._invalid("stream", answer, f"packet {i}: 'time' is not a time in ms")
+        try:
+            root = validate_trytes(entry.get("root"), f"packet {i} root", length=81)
+            sidekey = validate_trytes(entry.get("sidekey"), f"packet {i} sidekey", length=81,
+                                      secret=True)
+        except InvalidTrytesError as exc:
+            raise self._invalid("stream", answer, str(exc)) from exc
+        return StreamPacket(t, root, sidekey)
+
+    def iter_stream(self, device_id: str, user_id: str) -> Iterator[StreamPacket]:
+        """Every packet of a purchased stream, newest first, page by page.
+
+        Each next page asks for packets before the smallest time seen; the
+        iteration stops on a short or empty page. Packets not older than the
+        cursor (a server ignoring it, repeating a page) are dropped, and a page
+        without any older one ends the iteration. The server pages with a
+        strict ``time <``, so packets sharing a time across a page boundary
+        are skipped by it; nothing here can recover them.
+        """
+        cursor: int | None = None
+        while True:
+            page = self.stream(device_id, user_id, cursor)
+            fresh = page if cursor is None else [p for p in page if p.time < cursor]
+            yield from fresh
+            if len(page) < STREAM_PAGE_SIZE or not fresh:
+                return
+            cursor = min(p.time for p in fresh)
+
+
+# -- device validation -------------------------------------------------------
+
+
+def _bad(field: str, message: str) -> InvalidInputError:
+    return InvalidInputError(f"device {field} {message}", field=field)
+
+
+def _check_id(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise _bad(field, "must start with a letter, then letters, digits, '-' or '_', "
+                   f"at most 40 characters; got {value!r}")
+    return value
+
+
+def _check_label(value: object, field: str, limit: int | None = None, *, empty: bool = False) -> str:
+    if (not isinstance(value, str) or (not value.strip() and not empty)
+            or (limit is not None and len(value) > limit)):
+        size = "" if limit is None else f" of at most {limit} characters"
+        raise _bad(field, f"must be a{'' if empty else ' non-empty'} string{size}; got {value!r}")
+    return value
+
+
+def _check_coordinate(value: object, field: str, limit: int) -> float:
+    if isinstance(value, str) and _COORDINATE_RE.fullmatch(value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not -limit <= value <= limit:
+        raise _bad(field, f"must be a number from -{limit} to {limit}; got {value!r}")
+    return float(value)
+
+
+def validate_device(device: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a device description against the blueprint's rules; return a cleaned copy.
+
+    Required: ``sensorId`` (a letter, then letters, digits, ``-``, ``_``; at
+    most 40), ``type``, ``owner``, ``location.city``, ``location.country``
+    (the cloud function refuses a device without them), ``lat`` in -90..90,
+    ``lon`` in -180..180 (numbers or decimal strings; returned as floats) and
+    a non-empty ``dataTypes`` list of ``{id, name, unit}``: ids as the device
+    id and unique, name up to 40 characters, unit up to 20 (may be empty).
+    Optional ``price``: a non-negative int (a string of digits is converted).
+    Upper-case letters are accepted in ids: live devices use them ("Hello").
+    A latitude or longitude of exactly 0 passes here, but the 2019-2021
+    cloud function refuses it as missing. Raises :class:`InvalidInputError`
+    whose ``field`` is the path of the offending value (``dataTypes[2].id``).
+    """
+    if not isinstance(device, Mapping):
+        raise InvalidInputError("device must be a mapping", field="device")
+    clean = _plain(device)
+    _check_id(clean.get("sensorId"), "sensorId")
+    for key in ("type", "owner"):
+        _check_label(clean.get(key), key)
+    location = clean.get("location")
+    if not isinstance(location, dict):
+        raise _bad("location", "must be an object with city and country")
+    for key in ("city", "country"):
+        _check_label(location.get(key), f"location.{key}")
+    clean["lat"] = _check_coordinate(clean.get("lat"), "lat", 90)
+    clean["lon"] = _check_coordinate(clean.get("lon"), "lon", 180)
+    if "price" in clean:
+        price = clean["price"]
+        if isinstance(price, str) and price.isascii() and price.isdigit():
+            price = int(price)
+        if isinstance(price, bool) or not isinstance(price, int) or price < 0:
+            raise _bad("price", f"must be a non-negative int (IOTA); got {price!r}")
+        clean["price"] = price
+    fields = clean.get("dataTypes")
+    if not isinstance(fields, list) or not fields:
+        raise _bad("dataTypes", "must be a non-empty list of {id, name, unit}")
+    seen: set[str] = set()
+    for i, entry in enumerate(fields):
+        path = f"dataTypes[{i}]"
+        if not isinstance(entry, dict):
+            raise _bad(path, "must be an object {id, name, unit}")
+        field_id = _check_id(entry.get("id"), f"{path}.id")
+        if field_id in seen:
+            raise _bad(f"{path}.id", f"repeats the field id {field_id!r}")
+        seen.add(field_id)
+        _check_label(entry.get("name"), f"{path}.name", 40)
+        _check_label(entry.get("unit"), f"{path}.unit", 20, empty=True)
+    try:
+        json.dumps(clean, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"device must hold only JSON values: {exc}", field="device") from exc
+    return clean
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy with mappings as dicts and sequences as lists."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

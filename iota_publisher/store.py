@@ -1,0 +1,294 @@
+"""Durable state: the MAM channel and an outbox of readings, in one SQLite file.
+
+Every reading accepted for publishing becomes an outbox row, and rows move
+through stages strictly in order of arrival::
+
+    queued -> prepared -> attached -> stored -> (registered: row deleted)
+
+* ``prepared``: the MAM message was created. The channel's advance and the
+  message (payload, root, side key, bundle) are committed in one transaction
+  *before* anything is sent, so a one-time key is never signed twice and a
+  restart re-sends the same message instead of creating another.
+* ``attached``: proof of work is done; the attached trytes are kept, so a
+  restart re-sends them byte for byte.
+* ``stored``: the node has the transactions; only ``newData`` is left.
+
+The database runs in WAL mode with ``synchronous=FULL`` (a committed stage
+survives power loss), its files are created ``0600`` inside a ``0700``
+directory, and an exclusive lock file keeps a second process from using the
+same channel. The outbox is bounded: past ``outbox_limit`` readings the
+oldest *queued* ones are dropped, counted and logged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import PublisherError
+
+__all__ = ["OutboxRow", "Store", "StoreError", "StoreLockedError"]
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "publisher.db"
+LOCK_NAME = "publisher.lock"
+STAGES = ("queued", "prepared", "attached", "stored")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ms    INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    stage      TEXT NOT NULL DEFAULT 'queued',
+    root       TEXT,
+    side_key   TEXT,
+    address    TEXT,
+    payload    TEXT,
+    bundle     TEXT,
+    attached   TEXT,
+    tail       TEXT,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_ms INTEGER NOT NULL
+);
+"""
+
+
+class StoreError(PublisherError):
+    """The state database cannot be used."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the state directory."""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    time_ms: int
+    data: str  # the packet's "data" as JSON text
+    stage: str
+    root: str | None = None
+    side_key: str | None = field(default=None, repr=False)
+    address: str | None = None
+    payload: str | None = field(default=None, repr=False)
+    bundle: list[str] | None = field(default=None, repr=False)
+    attached: list[str] | None = field(default=None, repr=False)
+    tail: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class Store:
+    """The publisher's SQLite state in ``state_dir``."""
+
+    def __init__(self, state_dir: str | os.PathLike[str], *, outbox_limit: int = 10_000) -> None:
+        self.state_dir = Path(state_dir)
+        self.outbox_limit = outbox_limit
+        try:
+            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create state directory {self.state_dir}: {exc}") from exc
+        self._lock_fd = self._lock()
+        db = self.state_dir / DB_NAME
+        try:
+            os.close(os.open(db, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(db, 0o600)
+            self._db = sqlite3.connect(db, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            os.close(self._lock_fd)
+            raise StoreError(f"cannot open state database {db}: {exc}") from exc
+
+    def _lock(self) -> int:
+        path = self.state_dir / LOCK_NAME
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreLockedError(
+                f"another iota-publisher process is using {self.state_dir} "
+                "(two writers on one channel would sign with the same key twice)"
+            ) from None
+        return fd
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None  # type: ignore[assignment]
+            os.close(self._lock_fd)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction():
+            self._set_meta(key, value)
+
+    def _set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def _bump(self, key: str, by: int) -> None:
+        self._set_meta(key, (self.get_meta(key) or 0) + by)
+
+    def load_channel(self) -> dict[str, Any] | None:
+        """The persisted channel state (mam.js fields), or ``None`` before the first."""
+        return self.get_meta("channel")
+
+    def save_channel(self, state: dict[str, Any]) -> None:
+        self.set_meta("channel", state)
+
+    # -- outbox --------------------------------------------------------------
+
+    def enqueue(self, time_ms: int, data_json: str) -> int:
+        """Accept a reading; returns its outbox id. Drops the oldest queued past the limit."""
+        now = int(time.time() * 1000)
+        with self._transaction():
+            cur = self._db.execute(
+                "INSERT INTO outbox (time_ms, data, created_ms) VALUES (?, ?, ?)",
+                (time_ms, data_json, now),
+            )
+            row_id = int(cur.lastrowid or 0)
+            total = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            excess = total - self.outbox_limit
+            if excess > 0:
+                dropped = self._db.execute(
+                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE stage = 'queued' "
+                    "ORDER BY id LIMIT ?)",
+                    (excess,),
+                ).rowcount
+                if dropped:
+                    self._bump("dropped", dropped)
+                    log.warning(
+                        "outbox full (%d readings): dropped the %d oldest queued reading(s)",
+                        self.outbox_limit, dropped,
+                    )
+        return row_id
+
+    _COLUMNS = (
+        "id, time_ms, data, stage, root, side_key, address, payload, bundle, attached, "
+        "tail, attempts, last_error"
+    )
+
+    def _select(self, where: str, params: tuple[Any, ...] = ()) -> OutboxRow | None:
+        row = self._db.execute(
+            f"SELECT {self._COLUMNS} FROM outbox {where} LIMIT 1", params  # noqa: S608
+        ).fetchone()
+        if row is None:
+            return None
+        bundle = json.loads(row[8]) if row[8] else None
+        attached = json.loads(row[9]) if row[9] else None
+        return OutboxRow(*row[:8], bundle, attached, *row[10:])
+
+    def head(self) -> OutboxRow | None:
+        """The oldest reading not yet registered."""
+        return self._select("ORDER BY id")
+
+    def get(self, row_id: int) -> OutboxRow | None:
+        return self._select("WHERE id = ?", (row_id,))
+
+    def prepare(
+        self,
+        row_id: int,
+        channel_state: dict[str, Any],
+        *,
+        root: str,
+        side_key: str | None,
+        address: str,
+        payload: str,
+        bundle: list[str],
+    ) -> None:
+        """Commit the channel's advance together with the message it signed."""
+        with self._transaction():
+            self._set_meta("channel", channel_state)
+            self._update(
+                row_id, "queued", stage="prepared", root=root, side_key=side_key,
+                address=address, payload=payload, bundle=json.dumps(bundle),
+            )
+
+    def save_attached(self, row_id: int, attached: list[str], tail: str) -> None:
+        with self._transaction():
+            self._update(row_id, "prepared", stage="attached", attached=json.dumps(attached), tail=tail)
+
+    def mark_stored(self, row_id: int) -> None:
+        with self._transaction():
+            self._update(row_id, "attached", stage="stored")
+
+    def mark_registered(self, row_id: int) -> None:
+        """newData succeeded: the reading is done (its row is removed)."""
+        with self._transaction():
+            deleted = self._db.execute(
+                "DELETE FROM outbox WHERE id = ? AND stage = 'stored'", (row_id,)
+            ).rowcount
+            if deleted != 1:
+                raise StoreError(f"outbox row {row_id} is not at stage 'stored'")
+            self._bump("registered", 1)
+
+    def record_error(self, row_id: int, message: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (message[:500], row_id),
+            )
+
+    def _update(self, row_id: int, expected: str, **columns: Any) -> None:
+        sets = ", ".join(f"{name} = ?" for name in columns)
+        cur = self._db.execute(
+            f"UPDATE outbox SET {sets} WHERE id = ? AND stage = ?",  # noqa: S608 - names are ours
+            (*columns.values(), row_id, expected),
+        )
+        if cur.rowcount != 1:
+            raise StoreError(f"outbox row {row_id} is not at stage {expected!r}")
+
+    def stats(self) -> dict[str, int]:
+        """Readings per stage, plus ``registered`` and ``dropped`` totals."""
+        out = {stage: 0 for stage in STAGES}
+        for stage, n in self._db.execute("SELECT stage, COUNT(*) FROM outbox GROUP BY stage"):
+            out[stage] = n
+        out["registered"] = self.get_meta("registered") or 0
+        out["dropped"] = self.get_meta("dropped") or 0
+        return out
+
+    # -- transactions --------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

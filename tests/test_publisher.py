@@ -1,0 +1,265 @@
+"""Publisher, config and store: one publish end to end, debug mode, outages, restarts."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeMarketplace, FakeNode
+from iota_publisher.config import Config, load_config, redact
+from iota_publisher.errors import (
+    ConfigError,
+    InvalidInputError,
+    InvalidSecretKeyError,
+    NodeUnavailableError,
+)
+from iota_publisher.fetch import fetch_channel, fetch_message, fetch_stream
+from iota_publisher.publisher import Publisher
+from iota_publisher.store import Store, StoreLockedError
+from iota_publisher.trinary import trytes_to_ascii
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_config(tmp_path: Path, **overrides) -> Config:
+    raw = {
+        "sensorId": "sensor-1",
+        "secretKey": "SECRET",
+        "debug": False,
+        "provider": "http://127.0.0.1:14265",
+        "endpoint": "http://127.0.0.1:5001/newData",
+        "mwm": 3,
+        "security": 1,
+        "stateDir": str(tmp_path / "state"),
+        **overrides,
+    }
+    return Config.from_mapping(raw, base_dir=tmp_path)
+
+
+@pytest.fixture
+def node():
+    return FakeNode(mwm=3)
+
+
+@pytest.fixture
+def market():
+    return FakeMarketplace()
+
+
+def publisher(config, node, market, **kw):
+    clock = iter(range(1_700_000_000, 1_800_000_000))
+    return Publisher(config, node=node, marketplace=market, clock=lambda: next(clock), **kw)
+
+
+class TestConfig:
+    def test_template_config_is_valid_and_debug_by_default(self):
+        cfg = load_config(ROOT / "config.example.json")
+        assert cfg.debug is True and cfg.sensor_id == "my-weather-station"
+        assert (cfg.mode, cfg.security, cfg.mwm, cfg.depth, cfg.pow) == ("restricted", 2, 9, 3, "local")
+        assert cfg.state_dir == (ROOT / "state")
+
+    def test_secret_never_in_repr_or_redacted(self, tmp_path):
+        cfg = make_config(tmp_path, secretKey="TOPSECRET")
+        assert "TOPSECRET" not in repr(cfg)
+        assert "TOPSECRET" not in json.dumps(cfg.redacted())
+        assert redact({"sk": "x", "a": [{"secretKey": "y"}]}) == {"sk": "***", "a": [{"secretKey": "***"}]}
+
+    @pytest.mark.parametrize(
+        "change, field",
+        [
+            ({"sensorId": ""}, "sensorId"),
+            ({"secretKey": None}, "secretKey"),
+            ({"provider": "ftp://x"}, "provider"),
+            ({"provider": None}, "provider"),
+            ({"mwm": 0}, "mwm"),
+            ({"security": 4}, "security"),
+            ({"mode": "open"}, "mode"),
+            ({"pow": "gpu"}, "pow"),
+            ({"tag": "lower"}, "tag"),
+            ({"debug": "yes"}, "debug"),
+            ({"timeout": float("nan")}, "timeout"),
+            ({"sideKey": "fixed", "mode": "public"}, "sideKey"),
+        ],
+    )
+    def test_bad_values_name_the_key(self, tmp_path, change, field):
+        with pytest.raises(ConfigError) as info:
+            make_config(tmp_path, **change)
+        assert info.value.field == field
+        assert field in str(info.value)
+
+    def test_secret_value_not_echoed(self, tmp_path):
+        with pytest.raises(ConfigError) as info:
+            make_config(tmp_path, secretKey=12345)
+        assert "12345" not in str(info.value)
+
+    def test_unreadable_and_broken_files(self, tmp_path):
+        with pytest.raises(ConfigError, match="cannot read"):
+            load_config(tmp_path / "missing.json")
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"sensorId": "x",}')
+        with pytest.raises(ConfigError, match="line 1"):
+            load_config(bad)
+
+
+class TestDebugMode:
+    def test_prints_and_sends_nothing(self, tmp_path, node, market):
+        out = io.StringIO()
+        cfg = make_config(tmp_path, debug=True, secretKey="TOPSECRET")
+        result = publisher(cfg, node, market, out=out).publish({"temp": 21.5}, time=1550000000000)
+        assert result.debug and result.root is None
+        text = out.getvalue()
+        assert json.loads(text.splitlines()[0]) == {"time": 1550000000000, "data": {"temp": 21.5}}
+        assert "TOPSECRET" not in text and "nothing sent" in text
+        assert node.store_calls == 0 and market.registered == []
+        assert not (tmp_path / "state").exists()
+
+
+class TestPublish:
+    def test_end_to_end(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path), node, market) as pub:
+            result = pub.publish({"temp": 21.5, "hum": 40}, time=1550000000000)
+        assert result.packet == {"time": 1550000000000, "data": {"temp": 21.5, "hum": 40}}
+        assert len(result.root) == 81 and len(result.side_key) == 81 and len(result.tail) == 81
+        assert {"mam", "pow", "node", "marketplace"} <= set(result.timings)
+        [record] = market.registered
+        assert record == {
+            "id": "sensor-1",
+            "packet": {"root": result.root, "sidekey": result.side_key, "time": 1550000000000},
+        }
+        parsed = fetch_message(node, result.root, result.side_key)
+        assert json.loads(trytes_to_ascii(parsed.message)) == result.packet
+
+    def test_chain_and_fresh_side_keys(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path), node, market) as pub:
+            first = pub.publish({"n": 1})
+            second = pub.publish({"n": 2})
+        assert first.side_key != second.side_key
+        parsed = fetch_message(node, first.root, first.side_key)
+        assert parsed.next_root == second.root
+        packets = list(fetch_stream(market, node, "sensor-1", "buyer"))
+        assert [p.data for p in packets] == [{"n": 2}, {"n": 1}]  # newest first
+
+    def test_fixed_side_key_and_channel_fetch(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path, sideKey="fixed"), node, market) as pub:
+            results = [pub.publish({"n": i}) for i in range(3)]
+        assert len({r.side_key for r in results}) == 1
+        packets = list(fetch_channel(node, results[0].root, results[0].side_key))
+        assert [p.data for p in packets] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+    def test_public_mode(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path, mode="public"), node, market) as pub:
+            result = pub.publish({"n": 1})
+        assert result.address == result.root
+        assert fetch_message(node, result.root, None, "public") is not None
+
+    @pytest.mark.parametrize("data", [[1, 2], {"x": float("nan")}, {"x": object()}])
+    def test_bad_data(self, tmp_path, node, market, data):
+        with publisher(make_config(tmp_path), node, market) as pub:
+            with pytest.raises(InvalidInputError) as info:
+                pub.publish(data)
+            assert info.value.field == "data"
+            assert pub.store.stats()["queued"] == 0
+
+    def test_non_ascii_values_are_escaped(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path), node, market) as pub:
+            result = pub.publish({"place": "Zürich"})
+        parsed = fetch_message(node, result.root, result.side_key)
+        assert json.loads(trytes_to_ascii(parsed.message))["data"] == {"place": "Zürich"}
+
+
+class TestOutages:
+    def test_node_down_then_back(self, tmp_path, node, market):
+        node.fail("store_and_broadcast", NodeUnavailableError("down", command="storeTransactions"))
+        with publisher(make_config(tmp_path), node, market) as pub:
+            with pytest.raises(NodeUnavailableError):
+                pub.publish({"n": 1})
+            row = pub.store.head()
+            assert row.stage == "attached" and row.attempts == 1
+            prepared_payload, attached = row.payload, row.attached
+            results = pub.drain()
+        assert len(results) == 1 and len(market.registered) == 1
+        # the very transactions prepared before the outage were sent, not new ones
+        assert set(attached) <= set(node.transactions.values())
+        assert prepared_payload
+
+    def test_restart_resends_byte_for_byte(self, tmp_path, node, market):
+        node.fail("get_transactions_to_approve", NodeUnavailableError("down", command="getTransactionsToApprove"))
+        cfg = make_config(tmp_path)
+        with publisher(cfg, node, market) as pub:
+            with pytest.raises(NodeUnavailableError):
+                pub.publish({"n": 1})
+            row = pub.store.head()
+            assert row.stage == "prepared"
+            payload, root, side_key = row.payload, row.root, row.side_key
+            channel_after = pub.store.load_channel()
+        with publisher(cfg, node, market) as pub:  # a new process
+            [result] = pub.drain()
+            assert pub.store.load_channel() == channel_after  # no second advance
+        assert (result.root, result.side_key) == (root, side_key)
+        assert fetch_message(node, root, side_key) is not None
+        assert payload.startswith(node_payload_prefix(node, root))
+
+    def test_wrong_secret_key_is_not_retried_and_keeps_the_reading(self, tmp_path, node, market):
+        cfg = make_config(tmp_path, secretKey="WRONG")
+        with publisher(cfg, node, market) as pub:
+            with pytest.raises(InvalidSecretKeyError):
+                pub.publish({"n": 1})
+            assert pub.store.head().stage == "stored"
+        fixed = make_config(tmp_path)
+        with publisher(fixed, node, market) as pub:
+            pub.drain()
+        assert node.store_calls == 1 and len(market.registered) == 1
+
+    def test_outbox_is_bounded(self, tmp_path, node, market, caplog):
+        node.fail("get_transactions_to_approve", *[NodeUnavailableError("down")] * 10)
+        cfg = make_config(tmp_path, outboxLimit=3)
+        with publisher(cfg, node, market) as pub:
+            for i in range(5):
+                pub.enqueue({"n": i}, time=1000 + i)
+            stats = pub.store.stats()
+            assert stats["queued"] == 3 and stats["dropped"] == 2
+            assert "dropped the 1 oldest" in caplog.text
+            assert [json.loads(pub.store.head().data)] == [{"n": 2}]
+
+    def test_restart_continues_the_chain(self, tmp_path, node, market):
+        cfg = make_config(tmp_path)
+        with publisher(cfg, node, market) as pub:
+            first = pub.publish({"n": 1})
+        with publisher(cfg, node, market) as pub:
+            second = pub.publish({"n": 2})
+        assert fetch_message(node, first.root, first.side_key).next_root == second.root
+
+
+def node_payload_prefix(node, root):
+    from iota_publisher.mam import message_address
+    from iota_publisher.trinary import Transaction
+
+    address = message_address(root, "restricted")
+    txs = [Transaction.from_trytes(t) for t in node.transactions.values()]
+    tail = next(t for t in txs if t.address == address and t.current_index == 0)
+    return tail.signature_message_fragment.rstrip("9")[:100]
+
+
+class TestStore:
+    def test_permissions_and_lock(self, tmp_path):
+        state = tmp_path / "state"
+        with Store(state):
+            assert stat.S_IMODE(state.stat().st_mode) == 0o700
+            assert stat.S_IMODE((state / "publisher.db").stat().st_mode) == 0o600
+            with pytest.raises(StoreLockedError, match="another iota-publisher process"):
+                Store(state)
+        Store(state).close()  # released on close
+
+    def test_stages_must_follow_in_order(self, tmp_path):
+        from iota_publisher.store import StoreError
+
+        with Store(tmp_path / "s") as store:
+            row = store.enqueue(1, "{}")
+            with pytest.raises(StoreError):
+                store.mark_stored(row)
+            with pytest.raises(StoreError):
+                store.mark_registered(row)
