@@ -1,25 +1,16 @@
-"""A client for the IOTA Data Marketplace API (the cloud functions of
-``iotaledger/data-marketplace``, ``firebase_functions/``).
+"""A client for the IOTA Data Marketplace API (the cloud functions in
+``iotaledger/data-marketplace``, ``firebase_functions/``). Devices need only
+:meth:`MarketplaceClient.new_data`; the rest serves device owners and buyers.
 
-A publishing device needs only :meth:`MarketplaceClient.new_data`; the rest of
-the documented API (devices, wallet, stream purchase and reading) is here for
-owners and buyers.
-
->>> with MarketplaceClient.from_endpoint("https://api.example/newData") as mp:  # doctest: +SKIP
-...     mp.new_data("my-sensor", secret_key, root=root, sidekey=side_key, time=time_ms)
-
-Failures are :class:`~iota_publisher.errors.MarketplaceError` subclasses,
-each with ``endpoint``, ``status`` and ``text`` (the server's error message):
-:class:`MarketplaceUnavailableError` (no connection, timeout, HTTP 5xx or 429;
-retried first on the calls that are safe to repeat),
-:class:`InvalidSecretKeyError` (403 from newData),
-:class:`MarketplaceRejectedError` (other 4xx, and the 200 answers carrying
-``error`` or ``success: false`` that the cloud functions use for refusals)
-and :class:`InvalidMarketplaceResponseError`. Bad arguments raise
-:class:`InvalidInputError` before anything is sent. Secret keys and API keys
-never appear in this module's messages or log lines. (``devices`` sends the
-API key in the query string, as the API demands; urllib3's own DEBUG log of
-request lines would show it.)
+Failures are :class:`~iota_publisher.errors.MarketplaceError` subclasses with
+``endpoint``, ``status`` and ``text`` (the server's error message):
+:class:`MarketplaceUnavailableError` (no connection, timeout, HTTP 5xx/429),
+:class:`InvalidSecretKeyError` (403 from newData), :class:`MarketplaceRejectedError`
+(other 4xx, and the 200 ``{error}`` / ``{success: false}`` answers the cloud
+functions refuse with) and :class:`InvalidMarketplaceResponseError`. Bad
+arguments raise :class:`InvalidInputError` before anything is sent. Secret
+keys and API keys never appear in this module's messages or logs (``devices``
+must send the API key in its query string, which urllib3's DEBUG log shows).
 """
 
 from __future__ import annotations
@@ -31,7 +22,8 @@ import random
 import re
 import time as _time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field as _field
+from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
@@ -58,7 +50,7 @@ _TEXT_LIMIT = 500  # characters of server text kept in exceptions
 _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
 _COORDINATE_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 # answers that carry secrets (apiKey, device keys, side keys): never echoed into exceptions
-_SECRET_ANSWERS = frozenset({"user", "devices", "stream"})
+_SECRET_ANSWERS = frozenset({"newDevice", "user", "devices", "stream"})
 
 
 @dataclass(frozen=True)
@@ -93,6 +85,13 @@ def _text(value: object, field: str) -> str:
     """A non-empty string argument (its value is never put in the message)."""
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{field} must be a non-empty string", field=field)
+    return value
+
+
+def _check_time(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"time must be a non-negative int (ms), not {value!r}",
+                                field="time")
     return value
 
 
@@ -131,11 +130,11 @@ class MarketplaceClient:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.api = _base_url(api, "api")
-        self.new_data_url = (
-            self.api + "/newData" if new_data_url is None else _base_url(new_data_url, "new_data_url")
-        )
+        self.new_data_url = (self.api + "/newData" if new_data_url is None
+                             else _base_url(new_data_url, "new_data_url"))
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise InvalidInputError(f"timeout must be a positive number, not {timeout!r}", field="timeout")
+            raise InvalidInputError(f"timeout must be a positive number, not {timeout!r}",
+                                    field="timeout")
         self._timeout = float(timeout)
         self._retry_policy = retry_policy
         self._sleep = sleep
@@ -202,6 +201,8 @@ class MarketplaceClient:
             return cls(f"marketplace {endpoint} failed: {reason}", endpoint=endpoint,
                        status=status, text=text)
 
+        failure: MarketplaceError | None = None
+        cause: BaseException | None = None
         started = _time.monotonic()
         try:
             response = self._session.request(
@@ -219,12 +220,11 @@ class MarketplaceClient:
                 failure = fail(MarketplaceUnavailableError, f"timed out after {self._timeout:g} s")
             elif isinstance(exc, requests.exceptions.SSLError):  # a bad certificate stays bad
                 failure = fail(MarketplaceError, f"TLS failed: {reason}")
-            elif isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            elif isinstance(exc, (requests.ConnectionError,
+                                  requests.exceptions.ChunkedEncodingError)):
                 failure = fail(MarketplaceUnavailableError, f"connection failed: {reason}")
             else:
                 failure = fail(MarketplaceError, f"request failed: {reason}")
-        else:
-            failure = None
         if failure is not None:
             raise failure from cause
         status = response.status_code
@@ -243,8 +243,8 @@ class MarketplaceClient:
         text = _clip(_scrub(error, secrets)) if error is not None else body_text
         said = f": {text}" if text else ""
         if status == 403 and endpoint == "newData":
-            raise fail(InvalidSecretKeyError, "HTTP 403: the device id is unknown or the secret key "
-                       f"is wrong (server said{said or ' nothing'})", status, text)
+            raise fail(InvalidSecretKeyError, "HTTP 403: the device id is unknown or the secret "
+                       f"key is wrong (server said{said or ' nothing'})", status, text)
         if status == 429 or status >= 500:
             raise fail(MarketplaceUnavailableError, f"HTTP {status}{said}", status, text)
         if 400 <= status < 500:
@@ -279,7 +279,9 @@ class MarketplaceClient:
 
     # -- publishing ----------------------------------------------------------
 
-    def new_data(self, sensor_id: str, secret_key: str, *, root: str, sidekey: str, time: int) -> None:
+    def new_data(
+        self, sensor_id: str, secret_key: str, *, root: str, sidekey: str, time: int
+    ) -> None:
         """Register one MAM message of device ``sensor_id``: ``POST newData``
         ``{"id", "sk", "packet": {"root", "sidekey", "time"}}``.
 
@@ -291,11 +293,9 @@ class MarketplaceClient:
         _text(secret_key, "secret_key")
         validate_trytes(root, "root", length=81)
         validate_trytes(sidekey, "sidekey", length=81, secret=True)
-        if isinstance(time, bool) or not isinstance(time, int) or time < 0:
-            raise InvalidInputError(f"time must be a non-negative int (ms), not {time!r}", field="time")
-        packet = {"root": root, "sidekey": sidekey, "time": time}
-        answer = self._call("POST", "newData", body={"id": sensor_id, "sk": secret_key, "packet": packet},
-                            secrets=(secret_key,))
+        packet = {"root": root, "sidekey": sidekey, "time": _check_time(time)}
+        body = {"id": sensor_id, "sk": secret_key, "packet": packet}
+        answer = self._call("POST", "newData", body=body, secrets=(secret_key,))
         self._expect_success("newData", answer, "the packet was not stored")
 
     # -- device management ---------------------------------------------------
@@ -315,14 +315,13 @@ class MarketplaceClient:
         self._expect_success("newDevice", answer, "the device was not created")
         sk = answer.data.get("sk")
         if not isinstance(sk, str) or not sk:
-            raise InvalidMarketplaceResponseError(
-                "marketplace newDevice failed: invalid answer: no secret key 'sk' (the device may "
-                "exist; devices(user_id, api_key) lists its key)",
-                endpoint="newDevice", status=answer.status, text=None,
-            )
+            raise self._invalid("newDevice", answer, "no secret key 'sk' (the device may exist; "
+                                "devices(user_id, api_key) lists its key)")
         return sk
 
-    def devices(self, user_id: str | None = None, api_key: str | None = None) -> list[dict[str, Any]]:
+    def devices(
+        self, user_id: str | None = None, api_key: str | None = None
+    ) -> list[dict[str, Any]]:
         """All devices (``GET devices``), or one user's with both ``user_id`` and
         ``api_key`` (those entries include each device's secret key ``sk``)."""
         if (user_id is None) != (api_key is None):
@@ -361,7 +360,8 @@ class MarketplaceClient:
         """Create (or, on 2021 servers, refill) the user's wallet with free devnet
         tokens (``POST wallet {userId}``). Accepts ``{"success": true}`` (2019)
         and ``{"messageId": ...}`` (2021, HTTP 200 or 201)."""
-        answer = self._call("POST", "wallet", body={"userId": _text(user_id, "user_id")}, retried=False)
+        body = {"userId": _text(user_id, "user_id")}
+        answer = self._call("POST", "wallet", body=body, retried=False)
         if isinstance(answer.data, dict) and isinstance(answer.data.get("messageId"), str):
             return
         self._expect_success("wallet", answer, "the wallet was not funded")
@@ -386,10 +386,7 @@ class MarketplaceClient:
         params: dict[str, Any] = {"deviceId": _text(device_id, "device_id"),
                                   "userId": _text(user_id, "user_id")}
         if time is not None:
-            if isinstance(time, bool) or not isinstance(time, int) or time < 0:
-                raise InvalidInputError(f"time must be a non-negative int (ms), not {time!r}",
-                                        field="time")
-            params["time"] = time
+            params["time"] = _check_time(time)
         answer = self._call("GET", "stream", params=params)
         data = answer.data
         if isinstance(data, dict) and data.get("success") is False:
@@ -450,7 +447,8 @@ def _check_id(value: object, field: str) -> str:
     return value
 
 
-def _check_label(value: object, field: str, limit: int | None = None, *, empty: bool = False) -> str:
+def _check_label(value: object, field: str, limit: int | None = None, *,
+                 empty: bool = False) -> str:
     if (not isinstance(value, str) or (not value.strip() and not empty)
             or (limit is not None and len(value) > limit)):
         size = "" if limit is None else f" of at most {limit} characters"
@@ -519,7 +517,8 @@ def validate_device(device: Mapping[str, Any]) -> dict[str, Any]:
     try:
         json.dumps(clean, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"device must hold only JSON values: {exc}", field="device") from exc
+        raise InvalidInputError(f"device must hold only JSON values: {exc}",
+                                field="device") from exc
     return clean
 
 

@@ -339,7 +339,6 @@ def _public_url(url: object) -> str:
         host, port = parts.hostname, parts.port
     except ValueError:  # a port that is not a number in 0..65535
         host = port = None
-        parts = parts._replace(netloc="")
     if parts.scheme not in ("http", "https") or not host:
         shown = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
         raise ConfigError(

@@ -9,20 +9,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from fakes import FakeMarketplace, FakeNode
+from iota_publisher.testing import FakeMarketplace, FakeNode
 from iota_publisher.fetch import fetch_message
 from iota_publisher.trinary import trytes_to_ascii
 
-TESTS = Path(__file__).resolve().parent
 READINGS = 40
 BASE_TIME = 1_600_000_000_000
 
 CHILD = """
 import random, sys, time
-sys.path.insert(0, {tests!r})
-from fakes import FakeMarketplace, FakeNode
+from iota_publisher.testing import FakeMarketplace, FakeNode
 from iota_publisher.config import Config
 from iota_publisher.publisher import Publisher
 
@@ -58,7 +55,7 @@ print("done")
 
 
 def run_child(args, kill_after=None):
-    script = CHILD.format(tests=str(TESTS), readings=READINGS, base=BASE_TIME)
+    script = CHILD.format(readings=READINGS, base=BASE_TIME)
     proc = subprocess.Popen(
         [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

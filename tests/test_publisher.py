@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import FakeMarketplace, FakeNode
+from iota_publisher.testing import FakeMarketplace, FakeNode
 from iota_publisher.config import Config, load_config, redact
 from iota_publisher.errors import (
     ConfigError,

@@ -1,8 +1,11 @@
-"""In-memory (optionally file-backed) stand-ins for an IRI node and the marketplace.
+"""Stand-ins for an IRI node and the Data Marketplace, for tests and examples.
 
-They implement the client methods the publisher and fetch functions call,
-validate what they are sent like the real services do, and can be told to
-fail, so publisher tests need neither network nor servers.
+:class:`FakeNode` and :class:`FakeMarketplace` implement the client methods
+the publisher and the fetch functions call (pass them as ``node=`` and
+``marketplace=``), check what they are sent as the real services do (bundle
+consistency, proof of work, the device's secret key), keep it in memory (and,
+given a path, in an append-only file that survives the process), and can be
+told to fail the next calls. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iota_publisher.errors import InvalidSecretKeyError
-from iota_publisher.trinary import Transaction, validate_bundle
+from .errors import InvalidSecretKeyError
+from .trinary import Transaction, validate_bundle
+
+__all__ = ["FakeMarketplace", "FakeNode", "Failures", "StreamPacket"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ def _load(path: Path | None) -> list[dict[str, Any]]:
 
 
 class FakeNode(Failures):
+    """An IRI node's storage and the calls the publisher makes."""
+
     def __init__(self, mwm: int = 3, path: str | Path | None = None) -> None:
         super().__init__()
         self.mwm = mwm
@@ -81,7 +88,7 @@ class FakeNode(Failures):
         return tips[-1], tips[0]
 
     def attach_to_tangle(self, trunk: str, branch: str, mwm: int, trytes: list[str]) -> list[str]:
-        from iota_publisher.pow import attach_to_tangle
+        from .pow import attach_to_tangle
 
         self.check("attach_to_tangle")
         return attach_to_tangle(trunk, branch, mwm, trytes)
@@ -94,14 +101,20 @@ class FakeNode(Failures):
         _append(self.path, {"trytes": list(trytes)})
 
     def find_transactions(self, *, addresses: list[str]) -> list[str]:
-        return [h for h, t in self.transactions.items() if Transaction.from_trytes(t).address in addresses]
+        return [
+            h for h, t in self.transactions.items() if Transaction.from_trytes(t).address in addresses
+        ]
 
     def get_trytes(self, hashes: list[str]) -> list[str]:
         return [self.transactions.get(h, "9" * 2673) for h in hashes]
 
 
 class FakeMarketplace(Failures):
-    def __init__(self, sensor_id: str = "sensor-1", secret_key: str = "SECRET", path: str | Path | None = None) -> None:
+    """newData and the stream of one device."""
+
+    def __init__(
+        self, sensor_id: str = "sensor-1", secret_key: str = "SECRET", path: str | Path | None = None
+    ) -> None:
         super().__init__()
         self.sensor_id = sensor_id
         self.secret_key = secret_key
@@ -111,7 +124,9 @@ class FakeMarketplace(Failures):
     def new_data(self, sensor_id: str, secret_key: str, *, root: str, sidekey: str, time: int) -> None:
         self.check("new_data")
         if sensor_id != self.sensor_id or secret_key != self.secret_key:
-            raise InvalidSecretKeyError("device unknown or secret key wrong", status=403, endpoint="newData")
+            raise InvalidSecretKeyError(
+                "device unknown or secret key wrong", status=403, endpoint="newData"
+            )
         record = {"id": sensor_id, "packet": {"root": root, "sidekey": sidekey, "time": time}}
         self.registered.append(record)
         _append(self.path, record)
