@@ -374,9 +374,9 @@ class MarketplaceClient:
         self._expect_success("purchaseStream", answer, "the stream was not purchased")
 
     def stream(self, device_id: str, user_id: str, time: int | None = None) -> list[StreamPacket]:
-        """One page (up to 20) of a purchased stream, newest first, with ``time``
-        before ``time`` (ms; ``None`` = now, sent by leaving ``time`` out: the
-        server reads the documented ``time=null`` as NaN).
+        """One page (up to 20 packets) of a purchased stream, newest first: the
+        packets older than ``time`` (ms). ``None`` means now and leaves the
+        parameter out (the server would read the documented ``time=null`` as NaN).
 
         The answer is a JSON array of ``{time, root, sidekey}`` (2021 entries
         add ``messageId``, ignored): the only shape the cloud function has ever

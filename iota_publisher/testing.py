@@ -20,7 +20,7 @@ from typing import Any
 from .errors import InvalidSecretKeyError
 from .trinary import Transaction, validate_bundle
 
-__all__ = ["FakeMarketplace", "FakeNode", "Failures", "StreamPacket"]
+__all__ = ["FakeMarketplace", "FakeNode", "Failures", "LoopbackServices", "StreamPacket"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +135,166 @@ class FakeMarketplace(Failures):
         for record in reversed(self.registered):
             p = record["packet"]
             yield StreamPacket(time=p["time"], root=p["root"], sidekey=p["sidekey"])
+
+
+class LoopbackServices:
+    """Serve a :class:`FakeNode` and a :class:`FakeMarketplace` over HTTP on 127.0.0.1.
+
+    The node speaks the legacy IRI API at :attr:`node_url`, the marketplace
+    ``newData`` at :attr:`endpoint` and ``stream`` beside it, so real
+    clients (and the whole publisher) can be exercised over real sockets::
+
+        with LoopbackServices() as services:
+            NodeClient(services.node_url).get_node_info()
+
+    Both servers run in background threads until the block ends.
+    """
+
+    def __init__(
+        self, node: FakeNode | None = None, marketplace: FakeMarketplace | None = None
+    ) -> None:
+        self.node = node or FakeNode()
+        self.marketplace = marketplace or FakeMarketplace()
+        self._servers: list[Any] = []
+
+    def __enter__(self) -> LoopbackServices:
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        for handler in (_node_handler(self.node), _market_handler(self.marketplace)):
+            server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._servers.append(server)
+        node_port = self._servers[0].server_address[1]
+        market_port = self._servers[1].server_address[1]
+        self.node_url = f"http://127.0.0.1:{node_port}"
+        self.api_url = f"http://127.0.0.1:{market_port}"
+        self.endpoint = f"{self.api_url}/newData"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+
+def _json_handler(route: Any) -> type:
+    from http.server import BaseHTTPRequestHandler
+    from urllib.parse import parse_qs, urlsplit
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            pass  # quiet
+
+        def _answer(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                self._answer(400, {"error": "the body is not JSON"})
+                return
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            status, answer = route(method, parts.path, self.headers, body, query)
+            self._answer(status, answer)
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            self._handle("POST")
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            self._handle("GET")
+
+    return Handler
+
+
+def _failure(exc: Exception) -> tuple[int, dict[str, str]]:
+    from .errors import TransientError
+
+    return (503 if isinstance(exc, TransientError) else 400), {"error": str(exc)}
+
+
+def _node_handler(node: FakeNode) -> type:
+    from ._version import __version__
+
+    def route(method: str, path: str, headers: Any, body: Any, query: Any) -> tuple[int, Any]:
+        if method != "POST" or path not in ("", "/"):
+            return 404, {"error": "not found"}
+        if headers.get("X-IOTA-API-Version") is None:
+            return 400, {"error": "Invalid API Version"}
+        if not isinstance(body, dict) or not isinstance(body.get("command"), str):
+            return 400, {"error": "Invalid command format"}
+        command = body["command"]
+        try:
+            if command == "getNodeInfo":
+                return 200, {"appName": "iota-publisher loopback node", "appVersion": __version__}
+            if command == "getTransactionsToApprove":
+                trunk, branch = node.get_transactions_to_approve(body.get("depth", 3))
+                return 200, {"trunkTransaction": trunk, "branchTransaction": branch}
+            if command == "attachToTangle":
+                trytes = node.attach_to_tangle(
+                    body["trunkTransaction"], body["branchTransaction"],
+                    body["minWeightMagnitude"], body["trytes"],
+                )
+                return 200, {"trytes": trytes}
+            if command == "storeTransactions":
+                node.store_and_broadcast(body["trytes"])
+                return 200, {}
+            if command == "broadcastTransactions":
+                return 200, {}
+            if command == "findTransactions":
+                return 200, {"hashes": node.find_transactions(addresses=body.get("addresses", []))}
+            if command == "getTrytes":
+                return 200, {"trytes": node.get_trytes(body["hashes"])}
+            if command == "checkConsistency":
+                return 200, {"state": True}
+        except (KeyError, TypeError) as exc:
+            return 400, {"error": f"Invalid parameters: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - reported to the client, as IRI does
+            return _failure(exc)
+        return 400, {"error": f"Command [{command}] is unknown"}
+
+    return _json_handler(route)
+
+
+def _market_handler(market: FakeMarketplace) -> type:
+    page = 20
+
+    def route(method: str, path: str, headers: Any, body: Any, query: Any) -> tuple[int, Any]:
+        if method == "POST" and path == "/newData":
+            packet = body.get("packet") if isinstance(body, dict) else None
+            if not isinstance(body, dict) or not body.get("id") or not body.get("sk") or not packet:
+                return 400, {"error": "Ensure all fields are included"}
+            try:
+                market.new_data(
+                    body["id"], body["sk"], root=packet["root"], sidekey=packet["sidekey"],
+                    time=packet["time"],
+                )
+            except InvalidSecretKeyError as exc:
+                return 403, {"error": str(exc)}
+            except Exception as exc:  # noqa: BLE001
+                return _failure(exc)
+            return 200, {"success": True}
+        if method == "GET" and path == "/stream":
+            cursor = int(query["time"]) if query.get("time") else None
+            entries = [
+                {"time": p.time, "root": p.root, "sidekey": p.sidekey}
+                for p in market.iter_stream(query.get("deviceId", ""), query.get("userId", ""))
+                if cursor is None or p.time < cursor
+            ]
+            return 200, entries[:page]
+        return 404, {"error": "not found"}
+
+    return _json_handler(route)

@@ -263,3 +263,37 @@ class TestStore:
                 store.mark_stored(row)
             with pytest.raises(StoreError):
                 store.mark_registered(row)
+
+
+class TestOverHTTP:
+    """The real clients against loopback HTTP stand-ins for the node and the marketplace."""
+
+    def test_publish_and_fetch(self, tmp_path):
+        from iota_publisher.marketplace import MarketplaceClient
+        from iota_publisher.node import NodeClient
+        from iota_publisher.testing import LoopbackServices
+
+        with LoopbackServices(FakeNode(mwm=3), FakeMarketplace()) as services:
+            cfg = make_config(tmp_path, provider=services.node_url, endpoint=services.endpoint)
+            with Publisher(cfg) as pub:
+                results = [pub.publish({"n": i}, time=1_550_000_000_000 + i) for i in range(3)]
+            assert [r["packet"]["time"] for r in services.marketplace.registered] == [
+                1_550_000_000_000 + i for i in range(3)
+            ]
+            with NodeClient(services.node_url) as node, MarketplaceClient(services.api_url) as market:
+                packets = list(fetch_stream(market, node, "sensor-1", "buyer"))
+        assert [p.data for p in packets] == [{"n": 2}, {"n": 1}, {"n": 0}]
+        assert packets[-1].next_root == results[1].root
+
+    def test_wrong_key_over_http(self, tmp_path):
+        from iota_publisher.testing import LoopbackServices
+
+        with LoopbackServices(FakeNode(mwm=3), FakeMarketplace()) as services:
+            cfg = make_config(
+                tmp_path, provider=services.node_url, endpoint=services.endpoint, secretKey="NOPE"
+            )
+            with Publisher(cfg) as pub:
+                with pytest.raises(InvalidSecretKeyError) as info:
+                    pub.publish({"n": 1})
+                assert info.value.status == 403 and "NOPE" not in str(info.value)
+                assert pub.store.head().stage == "stored"

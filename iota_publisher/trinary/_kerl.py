@@ -25,9 +25,18 @@ _HALF_3 = (_MOD_3 - 1) // 2
 _MOD_2 = 1 << 384
 
 
-def _trits_to_bytes(chunk: Sequence[int]) -> bytes:
+def kerl_chunk_bytes(chunk: Sequence[int]) -> bytes:
+    """The 48 bytes Keccak absorbs for one 243-trit chunk (its last trit ignored)."""
     value = trits_to_int(chunk[: HASH_LENGTH - 1])
     return (value % _MOD_2).to_bytes(_BYTE_LENGTH, "big")
+
+
+def kerl_digest(chunks: Sequence[bytes]) -> list[int]:
+    """Kerl hash (243 trits) of chunks already converted by :func:`kerl_chunk_bytes`."""
+    k = keccak.new(digest_bits=384)
+    for chunk in chunks:
+        k.update(chunk)
+    return _bytes_to_trits(k.digest())
 
 
 def _bytes_to_trits(data: bytes) -> list[int]:
@@ -59,7 +68,7 @@ class Kerl:
             )
         validate_trits(chunk)
         for i in range(0, len(chunk), HASH_LENGTH):
-            self._k.update(_trits_to_bytes(chunk[i : i + HASH_LENGTH]))
+            self._k.update(kerl_chunk_bytes(chunk[i : i + HASH_LENGTH]))
 
     def squeeze(self, length: int = HASH_LENGTH) -> list[int]:
         if length < 0 or length % HASH_LENGTH:

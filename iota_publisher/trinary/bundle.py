@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import InvalidInputError
 from ._codec import pad_trytes, trits_to_trytes, trytes_to_trits, validate_trytes
-from ._kerl import Kerl
+from ._kerl import Kerl, kerl_chunk_bytes, kerl_digest
 from .checksum import strip_checksum
 from .signing import add_index, normalized_hash
 from .transaction import MESSAGE_LENGTH, Transaction, transaction_hash
@@ -39,13 +39,20 @@ def bundle_hash(transactions: Sequence[Transaction]) -> str:
 
 
 def _finalize(transactions: list[Transaction]) -> list[Transaction]:
+    # Only the first transaction's obsolete tag changes between tries, and it
+    # lies in the second Kerl chunk of that essence (value, obsoleteTag,
+    # timestamp, indexes): every other chunk is converted to bytes once.
+    essences = [tx.essence for tx in transactions]
+    chunks = [kerl_chunk_bytes(e[i : i + 243]) for e in essences for i in (0, 243)]
+    first = essences[0]
+    obsolete = first[324:405]
     while True:
-        digest = bundle_hash(transactions)
+        digest = trits_to_trytes(kerl_digest(chunks))
         if 13 not in normalized_hash(digest):
             break
-        first = transactions[0]
-        bumped = trits_to_trytes(add_index(trytes_to_trits(first.obsolete_tag), 1))
-        transactions[0] = first.replace(obsolete_tag=bumped)
+        obsolete = add_index(obsolete, 1)
+        chunks[1] = kerl_chunk_bytes(first[243:324] + obsolete + first[405:486])
+    transactions[0] = transactions[0].replace(obsolete_tag=trits_to_trytes(obsolete))
     return [tx.replace(bundle=digest) for tx in transactions]
 
 
