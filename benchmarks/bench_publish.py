@@ -4,8 +4,9 @@
 
 Prints the median wall time of ``Publisher.publish`` (MAM message, bundle,
 local proof of work, storeTransactions/broadcastTransactions, newData over
-HTTP on 127.0.0.1) with the share of each step, and the peak RSS of a fresh
-process that publishes ``--readings`` readings.
+HTTP on 127.0.0.1 to stand-ins from iota_publisher.testing running in another
+process) with the share of each step, and the peak RSS of a fresh process that
+publishes ``--readings`` readings.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from pathlib import Path
 from iota_publisher._bench import describe
 from iota_publisher.config import Config
 from iota_publisher.publisher import Publisher
+
+SERVICES = """
+import sys
 from iota_publisher.testing import FakeMarketplace, FakeNode, LoopbackServices
+with LoopbackServices(FakeNode(mwm=int(sys.argv[1])), FakeMarketplace()) as services:
+    print(services.node_url, services.endpoint, flush=True)
+    sys.stdin.read()
+"""
 
 CHILD = """
 import resource, sys
@@ -37,10 +45,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def config(services: LoopbackServices, state: str, mwm: int) -> Config:
+def config(node_url: str, endpoint: str, state: str, mwm: int) -> Config:
     return Config.from_mapping({
         "sensorId": "sensor-1", "secretKey": "SECRET", "debug": False, "mwm": mwm,
-        "provider": services.node_url, "endpoint": services.endpoint, "stateDir": state,
+        "provider": node_url, "endpoint": endpoint, "stateDir": state,
     })
 
 
@@ -52,9 +60,23 @@ def main() -> None:
     args = parser.parse_args()
     print(describe())
 
-    with LoopbackServices(FakeNode(mwm=args.mwm), FakeMarketplace()) as services, \
-            tempfile.TemporaryDirectory() as tmp:
-        with Publisher(config(services, str(Path(tmp) / "a"), args.mwm)) as pub:
+    # the stand-in node and marketplace run in their own process, as real ones would
+    services = subprocess.Popen(
+        [sys.executable, "-c", SERVICES, str(args.mwm)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert services.stdout is not None and services.stdin is not None
+    node_url, endpoint = services.stdout.readline().split()
+    try:
+        run(args, node_url, endpoint)
+    finally:
+        services.stdin.close()
+        services.wait(timeout=30)
+
+
+def run(args: argparse.Namespace, node_url: str, endpoint: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        with Publisher(config(node_url, endpoint, str(Path(tmp) / "a"), args.mwm)) as pub:
             pub.publish({"warm": 1})  # first publish builds the channel's first two trees
             walls, steps = [], {"mam": [], "pow": [], "node": [], "marketplace": []}
             for i in range(args.runs):
@@ -76,7 +98,7 @@ def main() -> None:
         print(f"  {'outbox (SQLite) + rest':24} {rest / total * 100:5.1f}% of the time")
 
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, services.node_url, services.endpoint,
+            [sys.executable, "-c", CHILD, node_url, endpoint,
              str(Path(tmp) / "b"), str(args.readings), str(args.mwm)],
             check=True, capture_output=True, text=True,
         ).stdout

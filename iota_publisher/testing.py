@@ -186,6 +186,7 @@ def _json_handler(route: Any) -> type:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = -1  # headers and body leave in one write (no Nagle/delayed-ACK stall)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             pass  # quiet
