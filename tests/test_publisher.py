@@ -186,6 +186,26 @@ class TestOutages:
         assert set(attached) <= set(node.transactions.values())
         assert prepared_payload
 
+    def test_marketplace_down_then_back(self, tmp_path, node, market):
+        from iota_publisher.errors import MarketplaceUnavailableError
+
+        market.fail("new_data", MarketplaceUnavailableError("down", endpoint="newData"))
+        with publisher(make_config(tmp_path), node, market) as pub:
+            with pytest.raises(MarketplaceUnavailableError):
+                pub.publish({"n": 1})
+            assert pub.store.head().stage == "stored"
+            second = pub.publish({"n": 2})  # drains the first, then the second, in order
+        assert [r["packet"]["time"] for r in market.registered] == sorted(
+            r["packet"]["time"] for r in market.registered
+        )
+        assert len(market.registered) == 2 and node.store_calls == 2
+        assert market.registered[1]["packet"]["root"] == second.root
+
+    def test_remote_proof_of_work(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path, pow="remote"), node, market) as pub:
+            result = pub.publish({"n": 1})
+        assert fetch_message(node, result.root, result.side_key) is not None
+
     def test_restart_resends_byte_for_byte(self, tmp_path, node, market):
         node.fail("get_transactions_to_approve", NodeUnavailableError("down", command="getTransactionsToApprove"))
         cfg = make_config(tmp_path)
