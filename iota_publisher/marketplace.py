@@ -41,7 +41,13 @@ from .errors import (
 )
 from .trinary._codec import validate_trytes
 
-__all__ = ["STREAM_PAGE_SIZE", "MarketplaceClient", "StreamPacket", "validate_device"]
+__all__ = [
+    "STREAM_PAGE_SIZE",
+    "MarketplaceClient",
+    "StreamPacket",
+    "validate_data_types",
+    "validate_device",
+]
 
 log = logging.getLogger(__name__)
 
@@ -500,7 +506,23 @@ def validate_device(device: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(price, bool) or not isinstance(price, int) or price < 0:
             raise _bad("price", f"must be a non-negative int (IOTA); got {price!r}")
         clean["price"] = price
-    fields = clean.get("dataTypes")
+    validate_data_types(clean.get("dataTypes"))
+    try:
+        json.dumps(clean, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"device must hold only JSON values: {exc}",
+                                field="device") from exc
+    return clean
+
+
+def validate_data_types(fields: object) -> list[dict[str, Any]]:
+    """Check a device's ``dataTypes`` (its fields) by the blueprint's rules.
+
+    A non-empty list of ``{id, name, unit}``: ids start with a letter, then
+    letters, digits, ``-`` or ``_``, at most 40, and are unique; names up to
+    40 characters; units up to 20 (may be empty). Errors name the path
+    (``dataTypes[2].unit``).
+    """
     if not isinstance(fields, list) or not fields:
         raise _bad("dataTypes", "must be a non-empty list of {id, name, unit}")
     seen: set[str] = set()
@@ -514,12 +536,7 @@ def validate_device(device: Mapping[str, Any]) -> dict[str, Any]:
         seen.add(field_id)
         _check_label(entry.get("name"), f"{path}.name", 40)
         _check_label(entry.get("unit"), f"{path}.unit", 20, empty=True)
-    try:
-        json.dumps(clean, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"device must hold only JSON values: {exc}",
-                                field="device") from exc
-    return clean
+    return fields  # type: ignore[return-value]
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,285 @@
+"""Turn driver readings into a device's data fields (pure: no I/O).
+
+A device declares fields (``dataTypes``: id, name, unit). The config maps
+each field to a driver reading, with optional scale/offset, unit conversion
+and rounding::
+
+    "fields": [
+      {"id": "temp", "sensor": "outside", "reading": "temperature", "unit": "F", "round": 1},
+      {"id": "press", "reading": "pressure", "unit": "inHg"},
+      {"id": "dust", "reading": "pm2_5", "scale": 1.0, "offset": -0.5}
+    ]
+
+``value = convert(reading * scale + offset, from reading unit, to field unit)``,
+then rounded. A reading that is missing, not a number where one is needed,
+or not finite is *reported* and left out of the packet, never published as
+garbage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError, InvalidInputError
+
+__all__ = [
+    "FieldMap",
+    "FieldRule",
+    "MappedPayload",
+    "UnitError",
+    "convert",
+    "known_units",
+]
+
+
+class UnitError(InvalidInputError):
+    """Two units cannot be converted into each other (or one is unknown)."""
+
+
+# unit -> (dimension, factor to the dimension's base unit); temperatures apart
+_LINEAR: dict[str, tuple[str, float]] = {}
+
+
+def _units(dimension: str, **factors: float) -> None:
+    for name, factor in factors.items():
+        _LINEAR[name] = (dimension, factor)
+
+
+_units("pressure", Pa=1.0, hPa=100.0, kPa=1000.0, mbar=100.0, bar=100_000.0,
+       inHg=3386.389, mmHg=133.322387415, psi=6894.757293168, atm=101_325.0)
+_units("speed", **{"m/s": 1.0, "km/h": 1 / 3.6, "mph": 0.44704, "kn": 0.514444})
+_units("length", m=1.0, mm=0.001, cm=0.01, km=1000.0, **{"in": 0.0254, "ft": 0.3048})
+_units("ratio", **{"%": 0.01, "fraction": 1.0})
+_units("concentration", ppm=1.0, ppb=0.001)
+_units("mass_concentration", **{"ug/m3": 1.0, "µg/m³": 1.0, "mg/m3": 1000.0})
+_units("illuminance", lx=1.0, lux=1.0, klx=1000.0)
+_units("angle", deg=1.0, rad=180 / math.pi)
+_units("sound", dB=1.0)
+_units("power", W=1.0, kW=1000.0)
+_units("voltage", V=1.0, mV=0.001)
+
+_ALIASES = {"°C": "C", "degC": "C", "celsius": "C", "°F": "F", "degF": "F", "fahrenheit": "F",
+            "kelvin": "K", "%RH": "%", "pct": "%", "ug/m^3": "ug/m3", "knots": "kn"}
+_TEMPERATURE = {"C", "F", "K"}
+
+
+def _canonical(unit: str) -> str:
+    return _ALIASES.get(unit, unit)
+
+
+def known_units() -> list[str]:
+    """Every unit :func:`convert` understands."""
+    return sorted(_TEMPERATURE | set(_LINEAR))
+
+
+def _to_celsius(value: float, unit: str) -> float:
+    if unit == "F":
+        return (value - 32) * 5 / 9
+    if unit == "K":
+        return value - 273.15
+    return value
+
+
+def _from_celsius(value: float, unit: str) -> float:
+    if unit == "F":
+        return value * 9 / 5 + 32
+    if unit == "K":
+        return value + 273.15
+    return value
+
+
+def convert(value: float, from_unit: str | None, to_unit: str | None) -> float:
+    """Convert between units of one dimension (``convert(20, "C", "F") == 68``).
+
+    ``None`` or an identical unit returns the value unchanged.
+    """
+    if from_unit is None or to_unit is None:
+        return value
+    src, dst = _canonical(from_unit), _canonical(to_unit)
+    if src == dst:
+        return value
+    if src in _TEMPERATURE and dst in _TEMPERATURE:
+        return _from_celsius(_to_celsius(value, src), dst)
+    dimensions = []
+    for name, unit in ((src, from_unit), (dst, to_unit)):
+        if name in _TEMPERATURE:
+            dimensions.append("temperature")
+        elif name in _LINEAR:
+            dimensions.append(_LINEAR[name][0])
+        else:
+            raise UnitError(
+                f"unknown unit {unit!r} (known: {', '.join(known_units())})", field="unit"
+            )
+    if dimensions[0] != dimensions[1]:
+        raise UnitError(
+            f"cannot convert {from_unit} ({dimensions[0]}) to {to_unit} ({dimensions[1]})",
+            field="unit",
+        )
+    a, b = _LINEAR[src], _LINEAR[dst]
+    return value * a[1] / b[1]
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one device field is computed from one reading."""
+
+    id: str
+    reading: str
+    sensor: str | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+    round: int | None = None
+
+
+@dataclass(frozen=True)
+class MappedPayload:
+    """The packet's ``data`` and what could not be filled (field id -> reason)."""
+
+    data: dict[str, Any]
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+
+class FieldMap:
+    """The mapping from readings to a device's fields."""
+
+    def __init__(self, rules: Sequence[FieldRule]) -> None:
+        ids = [r.id for r in rules]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise ConfigError(f"fields map the same id twice: {sorted(duplicates)}", field="fields")
+        self.rules = list(rules)
+
+    @classmethod
+    def from_config(
+        cls, entries: object, data_types: Sequence[Mapping[str, Any]] | None = None
+    ) -> FieldMap:
+        """Build from the config's ``fields`` list; check it against the device's
+        ``dataTypes`` (every mapped id must be declared) when given."""
+        if not isinstance(entries, list) or not entries:
+            raise ConfigError("'fields' must be a non-empty list of field mappings", field="fields")
+        declared: dict[str, Mapping[str, Any]] | None = None
+        if data_types is not None:
+            from .marketplace import validate_data_types
+
+            declared = {d["id"]: d for d in validate_data_types(list(data_types))}
+        rules = []
+        for i, entry in enumerate(entries):
+            path = f"fields[{i}]"
+            if not isinstance(entry, Mapping):
+                raise ConfigError(f"{path} must be an object", field=path)
+            unknown = set(entry) - {"id", "reading", "sensor", "scale", "offset", "unit", "round"}
+            if unknown:
+                raise ConfigError(f"{path} has unknown keys {sorted(unknown)}", field=path)
+            rule = FieldRule(
+                id=_text(entry, "id", path),
+                reading=_text(entry, "reading", path, default=entry.get("id")),
+                sensor=_text(entry, "sensor", path, default=None, required=False),
+                scale=_number(entry, "scale", path, 1.0),
+                offset=_number(entry, "offset", path, 0.0),
+                unit=_text(entry, "unit", path, default=None, required=False),
+                round=_rounding(entry, path),
+            )
+            if declared is not None:
+                if rule.id not in declared:
+                    raise ConfigError(
+                        f"{path}.id {rule.id!r} is not one of the device's fields "
+                        f"({', '.join(declared)})", field=f"{path}.id",
+                    )
+                if rule.unit is None and declared[rule.id].get("unit"):
+                    rule = FieldRule(**{**rule.__dict__, "unit": declared[rule.id]["unit"]})
+            rules.append(rule)
+        return cls(rules)
+
+    def apply(self, readings: Mapping[str, Mapping[str, Any]]) -> MappedPayload:
+        """Map readings (sensor name -> {reading name: Reading}) to field values."""
+        data: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        for rule in self.rules:
+            try:
+                data[rule.id] = self._value(rule, readings)
+            except _Missing as exc:
+                problems[rule.id] = str(exc)
+        return MappedPayload(data, problems)
+
+    def _value(self, rule: FieldRule, readings: Mapping[str, Mapping[str, Any]]) -> Any:
+        reading = _find(rule, readings)
+        value = reading.value
+        if isinstance(value, str):
+            if rule.scale != 1.0 or rule.offset != 0.0 or rule.round is not None:
+                raise _Missing(f"reading {rule.reading!r} is text, not a number")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Missing(f"reading {rule.reading!r} is not a number: {value!r}")
+        if not math.isfinite(value):
+            raise _Missing(f"reading {rule.reading!r} is not finite")
+        result = value * rule.scale + rule.offset
+        try:
+            result = convert(result, reading.unit, rule.unit)
+        except UnitError as exc:
+            raise _Missing(f"reading {rule.reading!r}: {exc}") from None
+        if rule.round is not None:
+            result = round(result, rule.round)
+            if rule.round <= 0:
+                result = int(result)
+        elif isinstance(value, int) and rule.scale == 1.0 and rule.offset == 0.0 and result == value:
+            result = value
+        return result
+
+
+class _Missing(Exception):
+    pass
+
+
+def _find(rule: FieldRule, readings: Mapping[str, Mapping[str, Any]]) -> Any:
+    if rule.sensor is not None:
+        found = readings.get(rule.sensor, {}).get(rule.reading)
+        if found is None:
+            raise _Missing(f"no reading {rule.reading!r} from sensor {rule.sensor!r}")
+        return found
+    matches = [r[rule.reading] for r in readings.values() if rule.reading in r]
+    if not matches:
+        raise _Missing(f"no sensor gave the reading {rule.reading!r}")
+    if len(matches) > 1:
+        raise _Missing(f"several sensors give {rule.reading!r}; name one with 'sensor'")
+    return matches[0]
+
+
+def _text(
+    entry: Mapping[str, Any], key: str, path: str, default: Any = None, required: bool = True
+) -> Any:
+    value = entry.get(key, default)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(
+            f"{path}.{key} must be a non-empty string, not {value!r}", field=f"{path}.{key}"
+        )
+    return value
+
+
+def _number(entry: Mapping[str, Any], key: str, path: str, default: float) -> float:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(
+            f"{path}.{key} must be a finite number, not {value!r}", field=f"{path}.{key}"
+        )
+    return float(value)
+
+
+def _rounding(entry: Mapping[str, Any], path: str) -> int | None:
+    value = entry.get("round")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -6 <= value <= 10:
+        raise ConfigError(
+            f"{path}.round must be an int from -6 to 10, not {value!r}", field=f"{path}.round"
+        )
+    return value
