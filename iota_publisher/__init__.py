@@ -10,22 +10,29 @@ import logging
 
 from ._version import __version__
 from .errors import (
+    ConfigError,
     InvalidInputError,
     InvalidTrytesError,
     MamError,
     MamParseError,
     MamSignatureError,
     PublisherError,
+    TransientError,
 )
+from .publisher import PublishResult, Publisher
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "ConfigError",
     "InvalidInputError",
     "InvalidTrytesError",
     "MamError",
     "MamParseError",
     "MamSignatureError",
+    "PublishResult",
+    "Publisher",
     "PublisherError",
+    "TransientError",
     "__version__",
 ]

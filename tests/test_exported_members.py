@@ -10,6 +10,10 @@ import iota_publisher.trinary
 
 def test_package():
     assert set(iota_publisher.__all__) == {
+        "ConfigError",
+        "Publisher",
+        "PublishResult",
+        "TransientError",
         "InvalidInputError",
         "InvalidTrytesError",
         "MamError",
