@@ -16,7 +16,15 @@ optional with a default:
 ``sideKey``               ``per-packet`` (default, as the template) or ``fixed``
 ``outboxLimit``           readings kept while the network is down (default 10000)
 ``timeout``               seconds per HTTP request (default 30)
+``interval``              seconds between readings (default 60)
+``sensors``               the sensors to read: ``[{"name", "driver", "options", "interval"}]``
+``fields``                how readings become the device's fields (see :mod:`.payload`)
+``dataTypes``             the device's declared fields, to check ``fields`` against
 ========================  ==========================================================
+
+A sensor entry names its driver (``iota_publisher.drivers.available()``);
+``name`` defaults to the driver's name, ``options`` are the driver's keyword
+options, ``interval`` overrides the global one.
 
 ``stateDir`` defaults to ``$STATE_DIRECTORY`` (set by systemd's
 ``StateDirectory=``) or else ``state/`` beside the config file; a relative
@@ -37,9 +45,11 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 from .trinary._codec import is_trytes
 
-__all__ = ["Config", "load_config", "redact"]
+__all__ = ["Config", "SensorConfig", "load_config", "redact"]
 
-SECRET_KEYS = frozenset({"secretKey", "seed", "sk", "apiKey", "sideKey"})
+SECRET_KEYS = frozenset(
+    {"secretKey", "seed", "sk", "apiKey", "sideKey", "client_secret", "refresh_token", "password"}
+)
 _MODES = ("public", "private", "restricted")
 
 
@@ -64,6 +74,9 @@ class Config:
     side_key_policy: str = "per-packet"
     outbox_limit: int = 10_000
     timeout: float = 30.0
+    interval: float = 60.0
+    sensors: tuple[SensorConfig, ...] = ()
+    fields: Any = None  # a payload.FieldMap, or None when no sensors are configured
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, base_dir: Path | None = None) -> Config:
@@ -97,6 +110,22 @@ class Config:
             raise ConfigError("sideKey 'fixed' needs mode 'restricted'", field="sideKey")
         limit = get.integer("outboxLimit", 10_000, 1, 10**9)
         timeout = get.number("timeout", 30.0, 0.1, 3600.0)
+        interval = get.number("interval", 60.0, 1.0, 86_400.0)
+        sensors = _sensors(raw.get("sensors"), interval)
+        fields = None
+        if raw.get("fields") is not None or sensors:
+            from .payload import FieldMap
+
+            data_types = raw.get("dataTypes")
+            fields = FieldMap.from_config(raw.get("fields"), data_types)
+            names = {s.name for s in sensors}
+            for i, rule in enumerate(fields.rules):
+                if rule.sensor is not None and rule.sensor not in names:
+                    raise ConfigError(
+                        f"fields[{i}].sensor {rule.sensor!r} is not a configured sensor "
+                        f"({', '.join(sorted(names)) or 'none'})",
+                        field=f"fields[{i}].sensor",
+                    )
         return cls(
             sensor_id=sensor_id,
             secret_key=secret_key,
@@ -115,6 +144,9 @@ class Config:
             side_key_policy=policy,
             outbox_limit=limit,
             timeout=timeout,
+            interval=interval,
+            sensors=sensors,
+            fields=fields,
         )
 
     def redacted(self) -> dict[str, Any]:
@@ -122,7 +154,57 @@ class Config:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["secret_key"] = "***"
         out["state_dir"] = str(self.state_dir)
+        out["sensors"] = [
+            {"name": s.name, "driver": s.driver, "options": redact(s.options), "interval": s.interval}
+            for s in self.sensors
+        ]
+        out["fields"] = [r.__dict__ for r in self.fields.rules] if self.fields else None
         return out
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """One sensor to read: a driver name, its options, and how often."""
+
+    name: str
+    driver: str
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+    interval: float = 60.0
+
+
+def _sensors(entries: object, default_interval: float) -> tuple[SensorConfig, ...]:
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ConfigError("'sensors' must be a list of sensor objects", field="sensors")
+    from .drivers import available
+
+    known = available()
+    out: list[SensorConfig] = []
+    for i, entry in enumerate(entries):
+        path = f"sensors[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{path} must be an object", field=path)
+        unknown = set(entry) - {"name", "driver", "options", "interval"}
+        if unknown:
+            raise ConfigError(f"{path} has unknown keys {sorted(unknown)}", field=path)
+        driver = entry.get("driver")
+        if driver not in known:
+            raise ConfigError(
+                f"{path}.driver must be one of {', '.join(known)}, not {driver!r}",
+                field=f"{path}.driver",
+            )
+        name = entry.get("name", driver)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{path}.name must be a non-empty string", field=f"{path}.name")
+        if any(s.name == name for s in out):
+            raise ConfigError(f"{path}.name {name!r} is used twice", field=f"{path}.name")
+        options = entry.get("options", {})
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"{path}.options must be an object", field=f"{path}.options")
+        interval = _Getter(entry).number("interval", default_interval, 1.0, 86_400.0)
+        out.append(SensorConfig(name, driver, dict(options), interval))
+    return tuple(out)
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
