@@ -204,14 +204,12 @@ class Publisher:
 
     def _debug(self, time_ms: int, data_json: str) -> PublishResult:
         packet = json.loads(packet_json(time_ms, data_json))
-        out = self._out or sys.stdout
-        print(json.dumps(packet), file=out)
-        print(
-            f"debug mode: nothing sent. Would publish as sensor {self.config.sensor_id!r} "
-            f"({self.config.mode} MAM, security {self.config.security}) through "
-            f"{self.config.provider or '(no provider)'} and register with "
-            f"{self.config.endpoint or '(no endpoint)'} (secret key ***)",
-            file=out,
+        print(json.dumps(packet), file=self._out or sys.stdout, flush=True)
+        log.info(
+            "debug mode: nothing sent. Would publish as sensor %r (%s MAM, security %d) through "
+            "%s and register with %s (secret key ***)",
+            self.config.sensor_id, self.config.mode, self.config.security,
+            self.config.provider or "(no provider)", self.config.endpoint or "(no endpoint)",
         )
         return PublishResult(None, packet, debug=True)
 
