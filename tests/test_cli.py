@@ -34,3 +34,78 @@ def test_bench_rejects_bad_mwm():
     result = CliRunner().invoke(main, ["bench", "--mwm", "0"])
     assert result.exit_code == 2
     assert "--mwm" in result.output
+
+
+def _write_config(tmp_path, **values):
+    import json as _json
+
+    base = {"sensorId": "sensor-1", "secretKey": "SECRET", "debug": False, "mwm": 3, "security": 1,
+            "stateDir": str(tmp_path / "state")}
+    path = tmp_path / "config.json"
+    path.write_text(_json.dumps({**base, **values}))
+    return str(path)
+
+
+def test_check_ok_and_bad(tmp_path):
+    runner = CliRunner()
+    good = _write_config(tmp_path, debug=True)
+    result = runner.invoke(main, ["check", "--config", good])
+    assert result.exit_code == 0 and "OK" in result.output
+    bad = _write_config(tmp_path, debug=True, mwm=99999)
+    result = runner.invoke(main, ["check", "--config", bad])
+    assert result.exit_code == 2
+    assert "'mwm'" in result.output
+
+
+def test_check_missing_file(tmp_path):
+    result = CliRunner().invoke(main, ["check", "--config", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_publish_and_fetch_over_loopback(tmp_path):
+    import json as _json
+
+    from iota_publisher.testing import FakeMarketplace, FakeNode, LoopbackServices
+
+    runner = CliRunner()
+    with LoopbackServices(FakeNode(mwm=3), FakeMarketplace()) as services:
+        config = _write_config(tmp_path, provider=services.node_url, endpoint=services.endpoint,
+                               sideKey="fixed")
+        first = runner.invoke(main, ["publish", "--config", config, '{"t": 1}', "--time", "1000"])
+        assert first.exit_code == 0, first.output
+        root = _json.loads(first.output)["root"]
+        second = runner.invoke(main, ["publish", "--config", config, "--time", "2000"], input='{"t": 2}')
+        assert second.exit_code == 0, second.output
+        side_key = services.marketplace.registered[0]["packet"]["sidekey"]
+        out = runner.invoke(main, ["fetch", "--provider", services.node_url, "--root", root,
+                                   "--side-key", side_key])
+        assert out.exit_code == 0, out.output
+        lines = [_json.loads(line) for line in out.output.splitlines()]
+        assert [(p["time"], p["data"]) for p in lines] == [(1000, {"t": 1}), (2000, {"t": 2})]
+        csv_out = runner.invoke(main, ["fetch", "--provider", services.node_url, "--device",
+                                       "sensor-1", "--user", "u", "--api", services.api_url,
+                                       "--format", "csv"])
+        assert csv_out.exit_code == 0, csv_out.output
+        assert csv_out.output.splitlines()[0] == "time,root,t"
+        assert len(csv_out.output.splitlines()) == 3
+
+
+def test_publish_errors(tmp_path):
+    runner = CliRunner()
+    config = _write_config(tmp_path, provider="http://127.0.0.1:9", endpoint="http://127.0.0.1:9/newData")
+    result = runner.invoke(main, ["publish", "--config", config, "not json"])
+    assert result.exit_code == 2 and "not JSON" in result.output
+    result = runner.invoke(main, ["publish", "--config", config, "[1, 2]"])
+    assert result.exit_code == 2 and "mapping" in result.output
+
+
+def test_publish_debug_prints_the_packet(tmp_path):
+    config = _write_config(tmp_path, debug=True)
+    result = CliRunner().invoke(main, ["publish", "--config", config, '{"a": 1}', "--time", "5"])
+    assert result.exit_code == 0
+    assert result.output.strip() == '{"time": 5, "data": {"a": 1}}'
+
+
+def test_fetch_needs_root_or_device():
+    result = CliRunner().invoke(main, ["fetch", "--provider", "http://127.0.0.1:9"])
+    assert result.exit_code == 2 and "--root or --device" in result.output

@@ -1,0 +1,398 @@
+"""The I2C seam shared by the I2C drivers (BME280, BH1750).
+
+A driver takes ``bus=``: an int (``1`` is ``/dev/i2c-1``, the header pins 3/5
+on a Raspberry Pi) or a device path opens a real :class:`smbus2.SMBus` lazily,
+on the first read, and the driver closes it again; any other object is used
+as the bus as it is (a shared ``SMBus``, or a :class:`FakeI2CBus`), and the
+driver leaves it open.
+
+On a Raspberry Pi, enable I2C first (``sudo raspi-config`` -> Interface
+Options -> I2C, or ``dtparam=i2c_arm=on`` in ``/boot/firmware/config.txt``),
+add the user to the ``i2c`` group, and ``pip install iota-publisher[pi]``.
+``i2cdetect -y 1`` (package i2c-tools) lists the addresses that answer.
+
+:class:`FakeI2CBus` is a register map per address that speaks the part of the
+smbus2 API the drivers use, so tests and examples run on a laptop::
+
+    bus = FakeI2CBus({0x76: {0xD0: 0x60}}, raw={0x23: b"\\x01\\x90"})
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from ..errors import ConfigError
+from ._base import SensorUnavailableError
+
+__all__ = [
+    "BusRef",
+    "FakeI2CBus",
+    "I2CWrite",
+    "bus_errors",
+    "check_address",
+    "open_bus",
+    "read_bytes",
+]
+
+log = logging.getLogger(__name__)
+
+#: errno the Linux i2c-dev driver returns when no device acknowledges an address
+#: (``errno.EREMOTEIO`` exists on Linux only, hence the number)
+EREMOTEIO = 121
+#: the largest block smbus2 (and the SMBus protocol) transfers at once
+BLOCK_MAX = 32
+#: i2c_msg flag of a read message (``I2C_M_RD`` in linux/i2c.h)
+I2C_M_RD = 0x0001
+
+INSTALL_HINT = "pip install iota-publisher[pi]"
+ENABLE_HINT = (
+    "enable I2C (sudo raspi-config -> Interface Options -> I2C, or dtparam=i2c_arm=on "
+    "in /boot/firmware/config.txt) and reboot"
+)
+
+
+def open_bus(bus: int | str = 1) -> Any:
+    """Open I2C bus ``bus`` (a number, or a path such as ``"/dev/i2c-1"``) with smbus2.
+
+    Raises :class:`ConfigError` (``field="bus"``) when smbus2 is not installed,
+    the bus device does not exist or may not be opened (permanent until the
+    user acts), and :class:`SensorUnavailableError` for other OS errors.
+    """
+    if isinstance(bus, bool) or not isinstance(bus, (int, str)):
+        raise ConfigError(f"an I2C bus is a number or a device path, not {bus!r}", field="bus")
+    try:
+        import smbus2
+    except ImportError as exc:
+        raise ConfigError(
+            f"reading I2C sensors needs the smbus2 package: {INSTALL_HINT}", field="bus"
+        ) from exc
+    path = f"/dev/i2c-{bus}" if isinstance(bus, int) else bus
+    try:
+        return smbus2.SMBus(bus)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"I2C bus {path} does not exist: {ENABLE_HINT}", field="bus") from exc
+    except PermissionError as exc:
+        raise ConfigError(
+            f"no permission to open I2C bus {path}: add the user to the 'i2c' group "
+            "(sudo adduser $USER i2c) and log in again",
+            field="bus",
+        ) from exc
+    except OSError as exc:
+        raise SensorUnavailableError(
+            f"cannot open I2C bus {path}: {exc.strerror or exc}", driver=None
+        ) from exc
+
+
+def check_address(driver: str, value: Any, allowed: Sequence[int]) -> int:
+    """Validate an I2C address option: an int, or a string such as ``"0x76"``
+    (JSON has no hex literals), that is one of ``allowed``."""
+    choices = " or ".join(f"0x{a:02X}" for a in allowed)
+    address = value
+    if isinstance(value, str):
+        try:
+            address = int(value, 0)
+        except ValueError:
+            address = None
+    if isinstance(address, bool) or not isinstance(address, int) or address not in allowed:
+        shown = f"0x{address:02X}" if isinstance(address, int) and address >= 0 else repr(value)
+        raise ConfigError(
+            f"driver {driver!r}: option 'address' must be {choices}, not {shown}", field="address"
+        )
+    return address
+
+
+def _describe(bus: Any) -> str:
+    if isinstance(bus, int):
+        return f"I2C bus {bus}"
+    if isinstance(bus, str):
+        return f"I2C bus {bus}"
+    return f"I2C bus {type(bus).__name__}"
+
+
+class BusRef:
+    """A driver's hold on its bus: opened lazily and owned (a number or a path),
+    or borrowed (any other object, never closed here).
+
+    ``needs`` names the bus methods the driver calls; a borrowed object without
+    them is a :class:`ConfigError` at construction, not an AttributeError later.
+    """
+
+    def __init__(
+        self,
+        bus: Any,
+        *,
+        driver: str,
+        needs: Sequence[str] = (),
+        opener: Callable[[int | str], Any] | None = None,
+    ) -> None:
+        if isinstance(bus, bool) or bus is None:
+            raise ConfigError(
+                f"driver {driver!r}: option 'bus' must be a bus number, a device path "
+                f"or a bus object, not {bus!r}",
+                field="bus",
+            )
+        if isinstance(bus, int) and bus < 0:
+            raise ConfigError(f"driver {driver!r}: option 'bus' must be >= 0", field="bus")
+        if not isinstance(bus, (int, str)):
+            missing = [name for name in needs if not callable(getattr(bus, name, None))]
+            if missing:
+                raise ConfigError(
+                    f"driver {driver!r}: the bus object {type(bus).__name__} lacks "
+                    f"{', '.join(missing)}",
+                    field="bus",
+                )
+        self.spec = bus
+        self.owned = isinstance(bus, (int, str))
+        self.label = _describe(bus)
+        self._opener = opener
+        self._bus: Any = None if self.owned else bus
+
+    def get(self) -> Any:
+        """The bus, opening it on first use when it is ours to open."""
+        if self._bus is None:
+            opener = self._opener or open_bus
+            self._bus = opener(self.spec)
+            log.debug("opened %s", self.label)
+        return self._bus
+
+    @property
+    def is_open(self) -> bool:
+        return self._bus is not None
+
+    def close(self) -> None:
+        """Close a bus we opened (idempotent); a borrowed bus is left alone."""
+        if self.owned and self._bus is not None:
+            bus, self._bus = self._bus, None
+            bus.close()
+            log.debug("closed %s", self.label)
+
+
+@contextmanager
+def bus_errors(driver: str, address: int, label: str, hint: str = "") -> Iterator[None]:
+    """Turn an OSError from the bus into a :class:`SensorUnavailableError`
+    naming the driver, the address and the bus."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        message = f"{driver}: no answer at address 0x{address:02X} on {label} ({reason})"
+        if hint:
+            message += f"; {hint}"
+        raise SensorUnavailableError(message, driver=driver) from exc
+
+
+class _I2CMsg:
+    """Stand-in for ``smbus2.i2c_msg`` when smbus2 is not installed (then the
+    bus can only be a fake): same fields, ``bytes()`` and iteration."""
+
+    def __init__(self, addr: int, flags: int, data: bytes | int) -> None:
+        self.addr = addr
+        self.flags = flags
+        self.buf = ctypes.create_string_buffer(data) if isinstance(data, int) else (
+            ctypes.create_string_buffer(bytes(data), len(data))
+        )
+        self.len = len(self.buf)
+
+    @staticmethod
+    def read(address: int, length: int) -> _I2CMsg:
+        return _I2CMsg(address, I2C_M_RD, length)
+
+    @staticmethod
+    def write(address: int, buf: bytes | Sequence[int]) -> _I2CMsg:
+        return _I2CMsg(address, 0, bytes(buf))
+
+    def __bytes__(self) -> bytes:
+        return self.buf.raw[: self.len]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(bytes(self))
+
+    def __len__(self) -> int:
+        return self.len
+
+    def __repr__(self) -> str:
+        return f"i2c_msg({self.addr},{self.flags},{bytes(self)!r})"
+
+
+def _msg_class() -> Any:
+    try:
+        from smbus2 import i2c_msg
+    except ImportError:
+        return _I2CMsg
+    return i2c_msg
+
+
+def read_bytes(bus: Any, address: int, length: int) -> bytes:
+    """Plain I2C read of ``length`` bytes (START, address+R, bytes, STOP) with
+    no register byte written first, through ``bus.i2c_rdwr``.
+
+    For devices without registers (BH1750): SMBus block reads would send a
+    command byte first, and ``read_byte`` reads one byte per transfer.
+    """
+    msg = _msg_class().read(address, length)
+    bus.i2c_rdwr(msg)
+    return bytes(msg)
+
+
+class I2CWrite(NamedTuple):
+    """One write seen by :class:`FakeI2CBus`: the address and the bytes that
+    went over the wire (register byte first, when there is one)."""
+
+    address: int
+    data: bytes
+
+
+RegisterValue = int | Sequence[int]
+
+
+class FakeI2CBus:
+    """A fake smbus2 bus: a register map per address.
+
+    ``registers`` maps address -> {register: value}. A value may be a list:
+    successive reads return its items and then keep returning the last one
+    (a status bit that clears after two polls is ``[0x08, 0x08, 0x00]``).
+    Registers never set read as ``default``. ``raw`` maps address -> the bytes
+    a plain read (``i2c_rdwr`` read message, ``read_byte``) returns, for
+    devices without registers; a list of byte strings is used the same way
+    as a register list. Without ``raw``, a plain read returns registers from
+    the register pointer, which the last register write moved (as real
+    register devices do).
+
+    Every write is recorded in :attr:`writes` as :class:`I2CWrite` and
+    applied to the register map. An address with neither registers nor raw
+    data raises ``OSError(121, "Remote I/O error")``, as the kernel does when
+    nothing acknowledges. Mutate :attr:`registers` / :attr:`raw` to plug or
+    unplug devices during a test.
+    """
+
+    def __init__(
+        self,
+        registers: Mapping[int, Mapping[int, RegisterValue]] | None = None,
+        *,
+        raw: Mapping[int, bytes | Sequence[bytes]] | None = None,
+        default: int = 0x00,
+    ) -> None:
+        self.registers: dict[int, dict[int, RegisterValue]] = {
+            address: {reg: _copy_value(value) for reg, value in regs.items()}
+            for address, regs in (registers or {}).items()
+        }
+        self.raw: dict[int, bytes | list[bytes]] = {
+            address: bytes(data) if isinstance(data, (bytes, bytearray)) else list(data)
+            for address, data in (raw or {}).items()
+        }
+        self.default = default
+        self.writes: list[I2CWrite] = []
+        self.closed = False
+        self._pointer: dict[int, int] = {}
+
+    # -- the smbus2.SMBus subset -------------------------------------------
+
+    def read_byte_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:
+        self._check(i2c_addr)
+        return self._read_register(i2c_addr, register)
+
+    def write_byte_data(
+        self, i2c_addr: int, register: int, value: int, force: bool | None = None
+    ) -> None:
+        self._check(i2c_addr)
+        self._write(i2c_addr, bytes([register, value]))
+
+    def read_i2c_block_data(
+        self, i2c_addr: int, register: int, length: int, force: bool | None = None
+    ) -> list[int]:
+        if length > BLOCK_MAX:
+            raise ValueError(f"Desired block length over {BLOCK_MAX} bytes")
+        self._check(i2c_addr)
+        return [self._read_register(i2c_addr, register + i) for i in range(length)]
+
+    def write_i2c_block_data(
+        self, i2c_addr: int, register: int, data: Sequence[int], force: bool | None = None
+    ) -> None:
+        if len(data) > BLOCK_MAX:
+            raise ValueError(f"Data length cannot exceed {BLOCK_MAX} bytes")
+        self._check(i2c_addr)
+        self._write(i2c_addr, bytes([register, *data]))
+
+    def read_byte(self, i2c_addr: int, force: bool | None = None) -> int:
+        self._check(i2c_addr)
+        return self._plain_read(i2c_addr, 1)[0]
+
+    def write_byte(self, i2c_addr: int, value: int, force: bool | None = None) -> None:
+        self._check(i2c_addr)
+        self._write(i2c_addr, bytes([value]))
+
+    def i2c_rdwr(self, *i2c_msgs: Any) -> None:
+        """Combined transfer of ``smbus2.i2c_msg`` read/write messages."""
+        for msg in i2c_msgs:
+            self._check(msg.addr)
+            if msg.flags & I2C_M_RD:
+                data = self._plain_read(msg.addr, msg.len)
+                ctypes.memmove(msg.buf, data, msg.len)
+            else:
+                self._write(msg.addr, bytes(msg))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> FakeI2CBus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        present = ", ".join(f"0x{a:02X}" for a in sorted(self._present()))
+        return f"<FakeI2CBus devices=[{present}]>"
+
+    # -- helpers for tests ------------------------------------------------
+
+    def writes_to(self, address: int) -> list[bytes]:
+        """The bytes written to ``address``, in order."""
+        return [w.data for w in self.writes if w.address == address]
+
+    # -- internals ----------------------------------------------------------
+
+    def _present(self) -> set[int]:
+        return set(self.registers) | set(self.raw)
+
+    def _check(self, address: int) -> None:
+        if self.closed:
+            raise OSError(9, "Bad file descriptor")
+        if address not in self._present():
+            raise OSError(EREMOTEIO, "Remote I/O error")
+
+    def _read_register(self, address: int, register: int) -> int:
+        regs = self.registers.setdefault(address, {})
+        value = regs.get(register & 0xFF, self.default)
+        if isinstance(value, list):
+            if len(value) > 1:
+                return value.pop(0) & 0xFF
+            value = value[0]
+        return int(value) & 0xFF
+
+    def _write(self, address: int, data: bytes) -> None:
+        self.writes.append(I2CWrite(address, data))
+        if address in self.raw or not data:
+            return  # a device without registers: commands are only recorded
+        register, values = data[0], data[1:]
+        self._pointer[address] = register
+        regs = self.registers.setdefault(address, {})
+        for offset, value in enumerate(values):
+            regs[(register + offset) & 0xFF] = value
+
+    def _plain_read(self, address: int, length: int) -> bytes:
+        if address in self.raw:
+            data = self.raw[address]
+            if isinstance(data, list):
+                data = data.pop(0) if len(data) > 1 else data[0]
+            return bytes(data[:length]).ljust(length, bytes([self.default]))
+        start = self._pointer.get(address, 0)
+        return bytes(self._read_register(address, start + i) for i in range(length))
+
+
+def _copy_value(value: RegisterValue) -> RegisterValue:
+    return value if isinstance(value, int) else list(value)
