@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -96,8 +97,9 @@ def open_port(device: str = DEFAULT_DEVICE, baudrate: int = 9600, timeout: float
             hint = "the port is busy: is the serial console or another program using it?"
         else:
             hint = _PI_HINT
+        reason = os.strerror(number) if number else str(exc)
         raise SensorUnavailableError(
-            f"cannot open serial port {device!r}: {exc}; {hint}", driver=None
+            f"cannot open serial port {device!r}: {reason}; {hint}", driver=None
         ) from exc
 
 
@@ -240,7 +242,7 @@ def sync_frame(
             buf.extend(chunk)
         return True
 
-    def give_up(reason: str) -> DriverErrorType:
+    def give_up(reason: str) -> SensorDataError | SensorUnavailableError:
         log.debug(
             "%s: gave up (%s) after %d byte(s): skipped %d, %d bad frame(s)",
             driver or "serial", reason, received, skipped, bad,
@@ -268,7 +270,9 @@ def sync_frame(
             at = _header_at(buf, header)
             skipped += at
             if at < len(buf):
-                raise give_up(f"timed out in the middle of a frame ({len(buf) - at} of {size} bytes)")
+                raise give_up(
+                    f"timed out in the middle of a frame ({len(buf) - at} of {size} bytes)"
+                )
             raise give_up("timed out")
         start = _header_at(buf, header)
         if start:
@@ -308,9 +312,6 @@ def _header_at(buf: bytearray, header: bytes) -> int:
     return len(buf)
 
 
-DriverErrorType = SensorDataError | SensorUnavailableError
-
-
 # --------------------------------------------------------------------------- driver base
 
 
@@ -320,7 +321,8 @@ class SerialDriver(Driver):
 
     ``port`` is a device path (opened on the first :meth:`read`, closed by
     :meth:`close`, reopened after an I/O error) or an object with pyserial's
-    ``read``/``write``/``reset_input_buffer`` (used as is, never closed here).
+    ``read``/``write``/``reset_input_buffer`` (used as is, never closed here;
+    its own ``timeout`` applies, the ``timeout`` option only to a port opened here).
     """
 
     default_timeout: ClassVar[float] = 2.0
@@ -329,8 +331,8 @@ class SerialDriver(Driver):
         self,
         *,
         port: Any = DEFAULT_DEVICE,
-        timeout: float | int | None = None,
-        warmup: float | int = 0,
+        timeout: float | None = None,
+        warmup: float = 0,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if port is None:
@@ -350,12 +352,14 @@ class SerialDriver(Driver):
                 field="port",
             )
         options = {"timeout": timeout, "warmup": warmup}
-        timeout = check_option(self.name, options, "timeout", (int, float), self.default_timeout)
+        timeout = check_option(self.name, options, "timeout", (int, float))
+        if timeout is None:
+            timeout = self.default_timeout
         if not timeout > 0:
             raise ConfigError(
                 f"driver {self.name!r}: option 'timeout' must be > 0 seconds", field="timeout"
             )
-        warmup = check_option(self.name, options, "warmup", (int, float), 0)
+        warmup = check_option(self.name, options, "warmup", (int, float)) or 0
         if not warmup >= 0:
             raise ConfigError(
                 f"driver {self.name!r}: option 'warmup' must be >= 0 seconds", field="warmup"
@@ -363,10 +367,10 @@ class SerialDriver(Driver):
         self.timeout = float(timeout)
         self.warmup = float(warmup)
         self._clock = clock or time.monotonic
-        self._started: float | None = None  # when the port was first opened
+        self._started: float | None = None  # when the port was opened (warm-up counts from it)
         self._prepared = False  # start-up commands sent on this port
 
-    # subclasses implement these two
+    # subclasses override this
 
     def _start(self) -> None:
         """Send the start-up commands (mode, ABC) after the port opens."""
@@ -383,6 +387,7 @@ class SerialDriver(Driver):
                 exc.driver = self.name
                 raise
             self._prepared = False
+            self._started = self._clock()  # a reopened adapter may have power-cycled the sensor
         if self._started is None:
             self._started = self._clock()
         if not self._prepared:
@@ -400,7 +405,7 @@ class SerialDriver(Driver):
             return bytes(port.read(size))
         except OSError as exc:
             self._io_failed()
-            raise SensorUnavailableError(f"reading the serial port failed: {exc}", driver=self.name) from exc
+            raise self._port_error("reading the serial port", exc) from exc
 
     def _write(self, data: bytes) -> None:
         port = self.port
@@ -411,7 +416,7 @@ class SerialDriver(Driver):
                 flush()
         except OSError as exc:
             self._io_failed()
-            raise SensorUnavailableError(f"writing the serial port failed: {exc}", driver=self.name) from exc
+            raise self._port_error("writing the serial port", exc) from exc
 
     def _discard_input(self) -> None:
         """Drop stale bytes so the next frame read is a fresh one."""
@@ -423,7 +428,7 @@ class SerialDriver(Driver):
             reset()
         except OSError as exc:
             self._io_failed()
-            raise SensorUnavailableError(f"the serial port failed: {exc}", driver=self.name) from exc
+            raise self._port_error("flushing the serial port", exc) from exc
 
     def _sync(self, *, header: bytes, size: int, parse: Callable[[bytes], T], **limits: Any) -> T:
         return sync_frame(
@@ -435,9 +440,13 @@ class SerialDriver(Driver):
             left = self.warmup - (self._clock() - self._started)
             if left > 0:
                 raise SensorWarmingUpError(
-                    f"warming up: values are stable {self.warmup:g} s after start, {left:.0f} s to go",
+                    f"warming up: values are stable {self.warmup:g} s after start, "
+                    f"{left:.0f} s to go",
                     driver=self.name,
                 )
+
+    def _port_error(self, doing: str, exc: OSError) -> SensorUnavailableError:
+        return SensorUnavailableError(f"{doing} failed: {exc}", driver=self.name)
 
     def _io_failed(self) -> None:
         if self._device is not None:
