@@ -20,8 +20,9 @@ smbus2 API the drivers use, so tests and examples run on a laptop::
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -82,6 +83,8 @@ def open_bus(bus: int | str = 1) -> Any:
             field="bus",
         ) from exc
     except OSError as exc:
+        if exc.errno == errno.ENOTTY:
+            raise ConfigError(f"{path} is not an I2C bus device", field="bus") from exc
         raise SensorUnavailableError(
             f"cannot open I2C bus {path}: {exc.strerror or exc}", driver=None
         ) from exc
@@ -106,11 +109,7 @@ def check_address(driver: str, value: Any, allowed: Sequence[int]) -> int:
 
 
 def _describe(bus: Any) -> str:
-    if isinstance(bus, int):
-        return f"I2C bus {bus}"
-    if isinstance(bus, str):
-        return f"I2C bus {bus}"
-    return f"I2C bus {type(bus).__name__}"
+    return f"I2C bus {bus if isinstance(bus, (int, str)) else type(bus).__name__}"
 
 
 class BusRef:
@@ -127,7 +126,6 @@ class BusRef:
         *,
         driver: str,
         needs: Sequence[str] = (),
-        opener: Callable[[int | str], Any] | None = None,
     ) -> None:
         if isinstance(bus, bool) or bus is None:
             raise ConfigError(
@@ -146,16 +144,18 @@ class BusRef:
                     field="bus",
                 )
         self.spec = bus
+        self.driver = driver
         self.owned = isinstance(bus, (int, str))
         self.label = _describe(bus)
-        self._opener = opener
         self._bus: Any = None if self.owned else bus
 
     def get(self) -> Any:
         """The bus, opening it on first use when it is ours to open."""
         if self._bus is None:
-            opener = self._opener or open_bus
-            self._bus = opener(self.spec)
+            try:
+                self._bus = open_bus(self.spec)
+            except SensorUnavailableError as exc:
+                raise SensorUnavailableError(f"{self.driver}: {exc}", driver=self.driver) from exc
             log.debug("opened %s", self.label)
         return self._bus
 
@@ -192,9 +192,10 @@ class _I2CMsg:
     def __init__(self, addr: int, flags: int, data: bytes | int) -> None:
         self.addr = addr
         self.flags = flags
-        self.buf = ctypes.create_string_buffer(data) if isinstance(data, int) else (
-            ctypes.create_string_buffer(bytes(data), len(data))
-        )
+        if isinstance(data, int):
+            self.buf = ctypes.create_string_buffer(data)
+        else:
+            self.buf = ctypes.create_string_buffer(bytes(data), len(data))
         self.len = len(self.buf)
 
     @staticmethod
