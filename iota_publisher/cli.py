@@ -237,9 +237,6 @@ def fetch(provider: str, root: str | None, side_key: str | None, mode: str, devi
         raise CliError(str(exc)) from exc
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
 
 @main.command()
 @click.option("--mwm", type=click.IntRange(1, 243), default=9, show_default=True,
@@ -273,3 +270,7 @@ def bench(mwm: int, runs: int, threads: int) -> None:
             f"proof of work, mwm {mwm}, {label}: median {median:.3f} s to a nonce, "
             f"{rate / 1e6:.2f} million hashes/s (over {count} searches)"
         )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
