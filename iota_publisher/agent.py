@@ -77,6 +77,7 @@ class _Sensor:
     read_at: float = 0.0
     next_due: float = 0.0
     failures: int = 0
+    exhausted: bool = False
 
 
 class Agent:
@@ -201,16 +202,28 @@ class Agent:
         return sensor.driver
 
     def _collect(self, sensors: list[_Sensor], publisher: Any, now: float) -> None:
+        from .drivers.generic import SourceExhausted
+
         for sensor in sensors:
-            if now < sensor.next_due:
+            if sensor.exhausted or now < sensor.next_due:
                 continue
             try:
                 sensor.readings = self._driver(sensor).read()
                 sensor.read_at = now
                 sensor.failures = 0
-                sensor.next_due = now + sensor.config.interval * 0.999
+                # due again at its next boundary on the wall-clock grid
+                every = sensor.config.interval
+                sensor.next_due = (math.floor(now / every) + 1) * every
             except ConfigError:
                 raise
+            except SourceExhausted:
+                log.info("sensor %r has no more data", sensor.config.name)
+                sensor.exhausted = True
+                sensor.readings = {}
+                if all(s.exhausted for s in sensors):
+                    self.stop()
+                    return
+                continue
             except Exception as exc:  # noqa: BLE001 - one sensor's failure must not stop the rest
                 sensor.failures += 1
                 delay = min(sensor.config.interval, 2.0 ** sensor.failures)

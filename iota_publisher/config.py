@@ -47,9 +47,12 @@ from .trinary._codec import is_trytes
 
 __all__ = ["Config", "SensorConfig", "load_config", "redact"]
 
-SECRET_KEYS = frozenset(
-    {"secretKey", "seed", "sk", "apiKey", "sideKey", "client_secret", "refresh_token", "password"}
-)
+SECRET_KEYS = frozenset({
+    "secretKey", "seed", "sk", "apiKey", "sideKey", "client_secret", "refresh_token",
+    "access_token", "password", "token", "headers", "Authorization",
+})
+# driver options holding file paths: relative ones are taken from the config's folder
+PATH_OPTIONS = frozenset({"path", "token_file", "base"})
 _MODES = ("public", "private", "restricted")
 
 
@@ -111,7 +114,7 @@ class Config:
         limit = get.integer("outboxLimit", 10_000, 1, 10**9)
         timeout = get.number("timeout", 30.0, 0.1, 3600.0)
         interval = get.number("interval", 60.0, 1.0, 86_400.0)
-        sensors = _sensors(raw.get("sensors"), interval)
+        sensors = _sensors(raw.get("sensors"), interval, base)
         fields = None
         if raw.get("fields") is not None or sensors:
             from .payload import FieldMap
@@ -172,7 +175,7 @@ class SensorConfig:
     interval: float = 60.0
 
 
-def _sensors(entries: object, default_interval: float) -> tuple[SensorConfig, ...]:
+def _sensors(entries: object, default_interval: float, base: Path) -> tuple[SensorConfig, ...]:
     if entries is None:
         return ()
     if not isinstance(entries, list):
@@ -203,7 +206,12 @@ def _sensors(entries: object, default_interval: float) -> tuple[SensorConfig, ..
         if not isinstance(options, Mapping):
             raise ConfigError(f"{path}.options must be an object", field=f"{path}.options")
         interval = _Getter(entry).number("interval", default_interval, 1.0, 86_400.0)
-        out.append(SensorConfig(name, driver, dict(options), interval))
+        options = {
+            k: str(base / v) if k in PATH_OPTIONS and isinstance(v, str) and not Path(v).is_absolute()
+            else v
+            for k, v in options.items()
+        }
+        out.append(SensorConfig(name, driver, options, interval))
     return tuple(out)
 
 

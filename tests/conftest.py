@@ -56,3 +56,16 @@ def backend(request: pytest.FixtureRequest):
         yield request.param
     finally:
         _backend.set_native(previous)
+
+
+@pytest.fixture(autouse=True)
+def _restore_package_logger():
+    """The CLI configures the package logger; give every test a clean one."""
+    import logging
+
+    logger = logging.getLogger("iota_publisher")
+    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate

@@ -183,3 +183,16 @@ def test_sigterm_and_sighup_in_a_real_process(tmp_path):
     assert "config reloaded" in err
     packets = [json.loads(line) for line in out.splitlines()]
     assert len(packets) >= 2 and all("ta" in p["data"] for p in packets)
+
+
+def test_file_source_publishes_every_record_then_stops(tmp_path, capsys):
+    """The template's first example: publish each object of data.json, then stop."""
+    (tmp_path / "data.json").write_text(json.dumps([{"t": 1}, {"t": 2}, {"t": 3}]))
+    cfg = write_config(tmp_path, debug=True, interval=1,
+                       sensors=[{"name": "data", "driver": "file", "options": {"path": "data.json"}}],
+                       fields=[{"id": "t", "reading": "t"}])
+    agent = Agent(cfg, notifier=SystemdNotifier(address=""))
+    agent._sleep = lambda seconds: None  # type: ignore[method-assign]
+    assert agent.run() == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["data"] for line in lines] == [{"t": 1}, {"t": 2}, {"t": 3}]
