@@ -109,3 +109,78 @@ def test_publish_debug_prints_the_packet(tmp_path):
 def test_fetch_needs_root_or_device():
     result = CliRunner().invoke(main, ["fetch", "--provider", "http://127.0.0.1:9"])
     assert result.exit_code == 2 and "--root or --device" in result.output
+
+
+def test_template_zip_is_ready_to_use(tmp_path):
+    import json as _json
+    import stat
+    import subprocess
+    import sys
+    import zipfile
+
+    from iota_publisher.config import load_config
+
+    result = CliRunner().invoke(main, [
+        "template", "--sensor-id", "station-7", "--secret-key", "TOPSECRET",
+        "--provider", "http://node:14265", "--endpoint", "https://market/newData",
+        "--server-url", "http://weather/now.json", "--out", str(tmp_path),
+    ])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "station-7-template.zip"
+    assert result.output.strip() == str(path)
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        zf.extractall(tmp_path / "unzipped")
+        mode = zf.getinfo("station-7-template/config.json").external_attr >> 16
+    folder = tmp_path / "unzipped" / "station-7-template"
+    assert names == {f"station-7-template/{n}" for n in
+                     ("config.json", "README.md", "publish.py", "data.json", "requirements.txt")}
+    assert stat.S_IMODE(mode) == 0o600
+    cfg = load_config(folder / "config.json")
+    assert (cfg.sensor_id, cfg.debug, cfg.server_url) == ("station-7", True, "http://weather/now.json")
+    assert "iota-publisher" in (folder / "requirements.txt").read_text()
+    # the README's debug-mode command works as written
+    run = subprocess.run([sys.executable, "publish.py", "file"], cwd=folder, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    packets = [_json.loads(line) for line in run.stdout.splitlines()]
+    assert [p["data"] for p in packets] == _json.loads((folder / "data.json").read_text())
+    assert "TOPSECRET" not in run.stdout + run.stderr
+
+
+def test_template_rejects_bad_sensor_id(tmp_path):
+    result = CliRunner().invoke(main, [
+        "template", "--sensor-id", "1bad", "--secret-key", "K", "--provider", "http://n",
+        "--endpoint", "http://m/newData", "--out", str(tmp_path),
+    ])
+    assert result.exit_code == 2 and "sensor id" in result.output
+
+
+def test_init_writes_a_private_debug_config(tmp_path):
+    import stat
+
+    from iota_publisher.config import load_config
+
+    path = tmp_path / "config.json"
+    result = CliRunner().invoke(main, ["init", "--config", str(path), "--provider", "http://n:14265",
+                                       "--endpoint", "http://m/newData"], input="dev-1\nKEY\n")
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    cfg = load_config(path)
+    assert cfg.debug and cfg.sensor_id == "dev-1" and cfg.sensors[0].driver == "simulated"
+    again = CliRunner().invoke(main, ["init", "--config", str(path)])
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_read_prints_the_mapped_payload(tmp_path):
+    import json as _json
+
+    from iota_publisher.cli import main as cli_main
+
+    path = tmp_path / "config.json"
+    CliRunner().invoke(cli_main, ["init", "--config", str(path), "--sensor-id", "d", "--secret-key",
+                                  "K", "--provider", "http://n", "--endpoint", "http://m/newData"])
+    result = CliRunner().invoke(cli_main, ["read", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    payload = _json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(payload) == {"temperature", "humidity", "pressure"}
