@@ -56,6 +56,25 @@ def _setup_logging(verbose: int) -> None:
     root.setLevel(level)
 
 
+class _Progress:
+    """One self-overwriting status line on a terminal's stderr; silent otherwise."""
+
+    def __init__(self) -> None:
+        self.active = sys.stderr.isatty()
+        self.shown = False
+
+    def say(self, text: str) -> None:
+        if self.active:
+            sys.stderr.write(f"\r\033[K{text}")
+            sys.stderr.flush()
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
 def _load(config_path: str) -> Any:
     from .config import load_config
 
@@ -172,9 +191,13 @@ def publish(config_path: str, payload: str | None, time_ms: int | None) -> None:
     except json.JSONDecodeError as exc:
         raise CliError(f"the payload is not JSON: {exc}", EXIT_CONFIG) from exc
     config = _load(config_path)
+    progress = _Progress()
+    if not config.debug:
+        progress.say(f"publishing (proof of work at weight {config.mwm}, {config.pow})...")
     try:
         with Publisher(config) as pub:
             result = pub.publish(data, time=time_ms)
+        progress.done()
     except InvalidInputError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     except PublisherError as exc:
@@ -219,7 +242,9 @@ def fetch(provider: str, root: str | None, side_key: str | None, mode: str, devi
                 packets = fetch_stream(market, node, device, user, limit=limit)  # type: ignore[arg-type]
             else:
                 packets = fetch_channel(node, root, side_key, mode, limit=limit)  # type: ignore[arg-type]
-            for packet in packets:
+            progress = _Progress()
+            for count, packet in enumerate(packets, 1):
+                progress.say(f"{count} packet(s) read")
                 if fmt == "jsonl":
                     click.echo(json.dumps({"time": packet.time, "data": packet.data, "root": packet.root}))
                     continue
@@ -231,6 +256,7 @@ def fetch(provider: str, root: str | None, side_key: str | None, mode: str, devi
                                             extrasaction="ignore")
                     writer.writeheader()
                 writer.writerow(row)
+            progress.done()
     except InvalidInputError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     except PublisherError as exc:

@@ -184,3 +184,26 @@ def test_read_prints_the_mapped_payload(tmp_path):
     assert result.exit_code == 0, result.output
     payload = _json.loads(result.stdout.strip().splitlines()[-1])
     assert set(payload) == {"temperature", "humidity", "pressure"}
+
+
+def test_progress_shows_on_a_terminal_only(monkeypatch):
+    import io
+
+    from iota_publisher.cli import _Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    p = _Progress()
+    p.say("3 packet(s) read")
+    p.done()
+    assert "3 packet(s) read" in tty.getvalue() and tty.getvalue().endswith("\r\x1b[K")
+    pipe = io.StringIO()
+    monkeypatch.setattr("sys.stderr", pipe)
+    quiet = _Progress()
+    quiet.say("x")
+    quiet.done()
+    assert pipe.getvalue() == ""
