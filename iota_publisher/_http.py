@@ -21,7 +21,15 @@ import requests
 from ._version import __version__
 from .errors import InvalidInputError, TransientError
 
-__all__ = ["DEFAULT_TIMEOUT", "NO_RETRY", "USER_AGENT", "RetryPolicy", "new_session", "retry"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NO_RETRY",
+    "USER_AGENT",
+    "HttpClient",
+    "RetryPolicy",
+    "new_session",
+    "retry",
+]
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +101,42 @@ def new_session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+class HttpClient:
+    """What the node and marketplace clients share: the session they own (or
+    were given), TLS verification that cannot be switched off, a validated
+    timeout, and the retry seams (``sleep``, ``rng``)."""
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session | None,
+        timeout: float,
+        retry_policy: RetryPolicy,
+        sleep: Callable[[float], None],
+        rng: Callable[[], float],
+    ) -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise InvalidInputError(
+                f"timeout must be a positive number, not {timeout!r}", field="timeout"
+            )
+        self._timeout_seconds = float(timeout)
+        self._retry_policy = retry_policy
+        self._sleep = sleep
+        self._rng = rng
+        self._owns_session = session is None
+        self._session = new_session() if session is None else session
+        verify = self._session.verify  # a CA bundle path is honoured, verify=False is not
+        self._verify: bool | str = verify if isinstance(verify, str) else True
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the session if this client created it."""
+        if self._owns_session:
+            self._session.close()

@@ -29,7 +29,7 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import requests
 
-from ._http import DEFAULT_TIMEOUT, NO_RETRY, RetryPolicy, new_session, retry
+from ._http import DEFAULT_TIMEOUT, NO_RETRY, HttpClient, RetryPolicy, retry
 from .errors import (
     InvalidInputError,
     InvalidMarketplaceResponseError,
@@ -110,7 +110,7 @@ def _base_url(url: object, field: str) -> str:
     return url.rstrip("/")
 
 
-class MarketplaceClient:
+class MarketplaceClient(HttpClient):
     """Talk to a marketplace whose cloud functions live under ``api``.
 
     ``new_data_url`` overrides where packets are registered (default
@@ -138,17 +138,10 @@ class MarketplaceClient:
         self.api = _base_url(api, "api")
         self.new_data_url = (self.api + "/newData" if new_data_url is None
                              else _base_url(new_data_url, "new_data_url"))
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise InvalidInputError(f"timeout must be a positive number, not {timeout!r}",
-                                    field="timeout")
-        self._timeout = float(timeout)
-        self._retry_policy = retry_policy
-        self._sleep = sleep
-        self._rng = rng
-        self._owns_session = session is None
-        self._session = new_session() if session is None else session
-        verify = self._session.verify  # a CA bundle path is honoured, verify=False is not
-        self._verify: bool | str = verify if isinstance(verify, str) else True
+        super().__init__(
+            session=session, timeout=timeout, retry_policy=retry_policy, sleep=sleep, rng=rng
+        )
+        self._timeout = self._timeout_seconds
 
     @classmethod
     def from_endpoint(cls, endpoint: str, **kw: Any) -> MarketplaceClient:
@@ -169,17 +162,6 @@ class MarketplaceClient:
 
     def __repr__(self) -> str:
         return f"MarketplaceClient({self.api!r})"
-
-    def __enter__(self) -> MarketplaceClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the session if this client created it."""
-        if self._owns_session:
-            self._session.close()
 
     # -- the HTTP boundary ---------------------------------------------------
 

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from . import pow as _pow
-from ._http import DEFAULT_TIMEOUT, RetryPolicy, new_session, retry
+from ._http import DEFAULT_TIMEOUT, HttpClient, RetryPolicy, retry
 from .errors import (
     ConfigError,
     InvalidInputError,
@@ -87,7 +87,7 @@ def _tryte_list(
     ]
 
 
-class NodeClient:
+class NodeClient(HttpClient):
     """Talk to one IRI node at ``url`` (``http`` or ``https``).
 
     ``session`` defaults to a new one with this package's User-Agent (closed
@@ -110,32 +110,13 @@ class NodeClient:
     ) -> None:
         self.url = url
         self._display_url = _public_url(url)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise InvalidInputError(
-                f"timeout must be a positive number, not {timeout!r}", field="timeout"
-            )
-        self._timeout = (float(timeout), float(timeout))
-        self._retry_policy = retry_policy
-        self._sleep = sleep
-        self._rng = rng
-        self._owns_session = session is None
-        self._session = new_session() if session is None else session
-        verify = self._session.verify
-        self._verify: bool | str = verify if isinstance(verify, str) else True
+        super().__init__(
+            session=session, timeout=timeout, retry_policy=retry_policy, sleep=sleep, rng=rng
+        )
+        self._timeout = (self._timeout_seconds, self._timeout_seconds)
 
     def __repr__(self) -> str:
         return f"NodeClient({self._display_url!r})"
-
-    def __enter__(self) -> NodeClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the session if this client created it."""
-        if self._owns_session:
-            self._session.close()
 
     # -- the HTTP boundary ---------------------------------------------------
 

@@ -336,7 +336,7 @@ def test_close_only_an_own_session(monkeypatch):
             pass
         assert closed == []
     made = _Session(closed)
-    monkeypatch.setattr("iota_publisher.marketplace.new_session", lambda: made)
+    monkeypatch.setattr("iota_publisher._http.new_session", lambda: made)
     with MarketplaceClient(API):
         pass
     assert closed == [session, made]

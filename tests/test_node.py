@@ -390,7 +390,7 @@ def test_sessions_are_closed_only_when_owned(monkeypatch):
 
     own = Recording()
     own.name = "own"
-    monkeypatch.setattr(node_module, "new_session", lambda: own)
+    monkeypatch.setattr("iota_publisher._http.new_session", lambda: own)
     with NodeClient(URL):
         pass
     theirs = Recording()
