@@ -132,3 +132,15 @@ def check_option(
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
+
+
+def check_positive(driver: str, key: str, value: Any, default: float | None = None) -> float:
+    """A positive, finite number option (seconds, intervals), as a float."""
+    given = {} if value is None else {key: value}
+    number = check_option(driver, given, key, (int, float), default, required=True)
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(
+            f"driver {driver!r}: option {key!r} must be a positive number, not {number!r}",
+            field=key,
+        )
+    return float(number)

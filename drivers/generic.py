@@ -59,6 +59,7 @@ from ._base import (
     SensorDataError,
     SensorUnavailableError,
     check_option,
+    check_positive,
 )
 
 __all__ = [
@@ -253,14 +254,6 @@ def _opt(driver: str, key: str, value: Any, kind: type | tuple[type, ...],
          default: Any = None, *, required: bool = False) -> Any:
     given = {} if value is None else {key: value}  # None (or null in JSON): the default
     return check_option(driver, given, key, kind, default, required=required)
-
-
-def _positive(driver: str, key: str, value: Any, default: float) -> float:
-    number = _opt(driver, key, value, (int, float), default)
-    if not (math.isfinite(number) and number > 0):
-        raise ConfigError(f"driver {driver!r}: option {key!r} must be a positive number, "
-                          f"not {number!r}", field=key)
-    return float(number)
 
 
 def _str_mapping(driver: str, key: str, value: Any) -> dict[str, str]:
@@ -715,7 +708,7 @@ class HttpSource(_JsonSource):
                 f"driver 'http': option 'units' names readings that are not in 'fields': "
                 f"{sorted(set(self._units) - set(self._fields))}", field="units")
         self._headers = _str_mapping(self.name, "headers", headers)
-        self.timeout = _positive(self.name, "timeout", timeout, DEFAULT_TIMEOUT)
+        self.timeout = check_positive(self.name, "timeout", timeout, DEFAULT_TIMEOUT)
         self._requests = requests
         self._owns_session = session is None
         self._session = new_session() if session is None else session
@@ -887,7 +880,7 @@ class CommandSource(_JsonSource):
         if not args or not all(isinstance(a, str) for a in args):
             raise ConfigError("driver 'command': option 'command' must be a non-empty string "
                               "or list of strings", field="command")
-        self.timeout = _positive(self.name, "timeout", timeout, 10.0)
+        self.timeout = check_positive(self.name, "timeout", timeout, 10.0)
         extra = _str_mapping(self.name, "env", env)
         self._env = {**os.environ, **extra} if extra else None
         search = (self._env or os.environ).get("PATH", os.defpath)

@@ -99,6 +99,7 @@ from ._base import (
     SensorDataError,
     SensorUnavailableError,
     check_option,
+    check_positive,
 )
 
 __all__ = [
@@ -308,12 +309,7 @@ class Netatmo(Driver):
                 field="api_url",
             )
         self._api_url = api_url.rstrip("/")
-        timeout = check_option(
-            _DRIVER, {"timeout": timeout}, "timeout", (int, float), required=True
-        )
-        if not timeout > 0:
-            raise ConfigError(f"driver {_DRIVER!r}: option 'timeout' must be > 0", field="timeout")
-        self._timeout = float(timeout)
+        self._timeout = check_positive(_DRIVER, "timeout", timeout)
         if token_file is None:
             token_file = DEFAULT_TOKEN_FILE
         if not isinstance(token_file, (str, os.PathLike)) or not str(token_file):

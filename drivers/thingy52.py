@@ -84,6 +84,7 @@ from ._base import (
     SensorDataError,
     SensorUnavailableError,
     check_option,
+    check_positive,
 )
 
 __all__ = [
@@ -427,12 +428,7 @@ class Thingy52(Driver):
                 f"driver {_DRIVER!r}: option 'interval' must be 200..60000 ms, not {interval!r}",
                 field="interval",
             )
-        timeout = check_option(
-            _DRIVER, {"timeout": timeout}, "timeout", (int, float), required=True
-        )
-        if not timeout > 0:
-            raise ConfigError(f"driver {_DRIVER!r}: option 'timeout' must be > 0", field="timeout")
-        self._timeout = float(timeout)
+        self._timeout = check_positive(_DRIVER, "timeout", timeout)
 
         if client is None:
             _require_bleak()

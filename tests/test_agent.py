@@ -14,7 +14,7 @@ import pytest
 
 from iota_publisher.agent import Agent, SystemdNotifier
 from iota_publisher.drivers import Reading
-from iota_publisher.errors import InvalidSecretKeyError, NodeUnavailableError
+from iota_publisher.errors import NodeUnavailableError
 from iota_publisher.publisher import Publisher
 from iota_publisher.testing import FakeMarketplace, FakeNode
 

@@ -17,7 +17,6 @@ import pytest
 import requests
 import responses
 
-from iota_publisher import node as node_module
 from iota_publisher._http import RetryPolicy
 from iota_publisher.errors import (
     ConfigError,

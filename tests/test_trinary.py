@@ -19,7 +19,6 @@ from iota_publisher.trinary import (
     trits_to_int,
     trits_to_trytes,
     trytes_to_ascii,
-    trytes_to_trits,
     validate_trytes,
 )
 from iota_publisher.trinary.pascal import PascalDecodeError, pascal_decode, pascal_encode

@@ -28,7 +28,7 @@ from ..trinary.pascal import pascal_encode
 from ..trinary.signing import check_security
 from ._hamming import hamming_search
 from ._iss import signature
-from ._mask import mask, mask_hash
+from ._mask import mask_hash
 from ._merkle import MerkleTree
 
 __all__ = ["MODES", "Channel", "Message"]
