@@ -11,6 +11,8 @@ so tests can switch backends without reloading modules.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import warnings
 from types import ModuleType
@@ -29,18 +31,21 @@ def _pure_forced() -> bool:
 def _load() -> ModuleType | None:
     if _pure_forced():
         return None
-    try:
-        from . import _native  # type: ignore[attr-defined]
-    except ImportError as exc:
-        warnings.warn(
-            f"the native Curl kernel is not available ({exc}); using pure Python, "
-            "which is much slower (install a C compiler and reinstall iota-publisher, "
-            "or set IOTA_PUBLISHER_PURE=1 to silence this warning)",
-            PureFallbackWarning,
-            stacklevel=3,
-        )
-        return None
-    return _native
+    if importlib.util.find_spec(f"{__package__}._native") is None:
+        reason = "it was not built when iota-publisher was installed"
+    else:
+        try:
+            return importlib.import_module(f"{__package__}._native")
+        except ImportError as exc:
+            reason = f"it does not load: {exc}"
+    warnings.warn(
+        f"the native Curl kernel is not available ({reason}); using pure Python, "
+        "which is much slower (install a C compiler and reinstall iota-publisher, "
+        "or set IOTA_PUBLISHER_PURE=1 to silence this warning)",
+        PureFallbackWarning,
+        stacklevel=3,
+    )
+    return None
 
 
 _native_module: ModuleType | None = _load()

@@ -1,0 +1,48 @@
+"""The package installs and works without a C compiler (pure-Python fallback)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHECK = """
+import warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    import iota_publisher
+    from iota_publisher import _backend
+    from iota_publisher.mam import Channel, parse_message
+print(iota_publisher.__file__)
+print(_backend.backend_name())
+print(any("not built" in str(w.message) for w in caught))
+msg = Channel("A" * 81, 1, "public").create_message("HELLO")
+print(parse_message(msg.payload, msg.root).message)
+"""
+
+
+def test_install_without_a_compiler_falls_back_to_pure_python(tmp_path):
+    target = tmp_path / "site"
+    env = {**os.environ, "CC": "/bin/false", "LDSHARED": "/bin/false"}
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+         "--target", str(target), str(ROOT)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    assert not list(target.glob("iota_publisher/_native*"))
+    # -S: no site hooks, so an editable install of the source tree cannot shadow
+    # the copy under test; the dependencies come from this environment's site-packages
+    paths = [str(target), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", CHECK], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)}, cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    path, backend, warned, message = run.stdout.split()
+    assert path.startswith(str(target))
+    assert (backend, warned, message) == ("pure", "True", "HELLO")
