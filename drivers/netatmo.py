@@ -419,6 +419,7 @@ class Netatmo(Driver):
         )
         tmp_name: str | None = None
         try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 if hasattr(os, "fchmod"):

@@ -51,8 +51,10 @@ SECRET_KEYS = frozenset({
     "secretKey", "seed", "sk", "apiKey", "sideKey", "client_secret", "refresh_token",
     "access_token", "password", "token", "headers", "Authorization",
 })
-# driver options holding file paths: relative ones are taken from the config's folder
-PATH_OPTIONS = frozenset({"path", "token_file", "base"})
+# driver options holding file paths: relative ones are taken from the config's folder,
+# except files the driver writes, which go to the state directory (writable under systemd)
+PATH_OPTIONS = frozenset({"path", "base"})
+STATE_PATH_OPTIONS = frozenset({"token_file"})
 _MODES = ("public", "private", "restricted")
 
 
@@ -114,7 +116,7 @@ class Config:
         limit = get.integer("outboxLimit", 10_000, 1, 10**9)
         timeout = get.number("timeout", 30.0, 0.1, 3600.0)
         interval = get.number("interval", 60.0, 1.0, 86_400.0)
-        sensors = _sensors(raw.get("sensors"), interval, base)
+        sensors = _sensors(raw.get("sensors"), interval, base, state_dir)
         fields = None
         if raw.get("fields") is not None or sensors:
             from .payload import FieldMap
@@ -175,7 +177,9 @@ class SensorConfig:
     interval: float = 60.0
 
 
-def _sensors(entries: object, default_interval: float, base: Path) -> tuple[SensorConfig, ...]:
+def _sensors(
+    entries: object, default_interval: float, base: Path, state_dir: Path
+) -> tuple[SensorConfig, ...]:
     if entries is None:
         return ()
     if not isinstance(entries, list):
@@ -206,11 +210,15 @@ def _sensors(entries: object, default_interval: float, base: Path) -> tuple[Sens
         if not isinstance(options, Mapping):
             raise ConfigError(f"{path}.options must be an object", field=f"{path}.options")
         interval = _Getter(entry).number("interval", default_interval, 1.0, 86_400.0)
-        options = {
-            k: str(base / v) if k in PATH_OPTIONS and isinstance(v, str) and not Path(v).is_absolute()
-            else v
-            for k, v in options.items()
-        }
+        options = dict(options)
+        for key, value in options.items():
+            if isinstance(value, str) and not Path(value).is_absolute():
+                if key in PATH_OPTIONS:
+                    options[key] = str(base / value)
+                elif key in STATE_PATH_OPTIONS:
+                    options[key] = str(state_dir / value)
+        if driver == "netatmo" and "token_file" not in options:
+            options["token_file"] = str(state_dir / "netatmo-token.json")
         out.append(SensorConfig(name, driver, options, interval))
     return tuple(out)
 
