@@ -780,9 +780,21 @@ def test_new_config_token_replaces_token_file(tmp_path, api, clock) -> None:
     assert requests.utils.quote(fresh, safe="") in calls_to(api, TOKEN_URL)[-1].request.body
 
 
-def test_unsaved_token_is_saved_on_next_read(tmp_path, api, clock) -> None:
+def test_unsaved_token_is_saved_on_next_read(tmp_path, api, clock, monkeypatch) -> None:
+    import tempfile
+
+    from iota_publisher.drivers import netatmo as netatmo_module
+
     missing_dir = tmp_path / "state"
-    missing_dir.write_text("a file where the folder should be")  # saving fails
+    real_mkstemp = tempfile.mkstemp
+    failures = [OSError(28, "No space left on device")]
+
+    def mkstemp(*args, **kwargs):  # the first save fails, as on a full disk
+        if failures:
+            raise failures.pop()
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(netatmo_module.tempfile, "mkstemp", mkstemp)
     api.add(responses.POST, TOKEN_URL, json=token_answer(ACCESS_1, REFRESH_2))
     api.add(responses.GET, STATIONS_URL, json=stations_payload())
     with make_netatmo(tmp_path, clock, token_file=missing_dir / "tokens.json") as station:
@@ -791,7 +803,6 @@ def test_unsaved_token_is_saved_on_next_read(tmp_path, api, clock) -> None:
         ):
             station.read()
         assert not calls_to(api, STATIONS_URL)  # the new access token was not used
-        missing_dir.unlink()  # the folder can be made now
         station.read()
     assert len(calls_to(api, TOKEN_URL)) == 1  # no second rotation
     assert json.loads((missing_dir / "tokens.json").read_text())["refresh_token"] == REFRESH_2
