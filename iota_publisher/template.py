@@ -11,8 +11,10 @@ publish chosen fields) on top of this SDK, a sample ``data.json`` and a
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -129,6 +131,36 @@ SAMPLE_DATA = [
 ]
 
 
+SOURCE_ARCHIVE = "iota-publisher-src.tar.gz"
+_SOURCE_FILES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
+_SOURCE_TREES = (("iota_publisher", "*.py"), ("drivers", "*.py"), ("native", "*.c"))
+
+
+def source_tree() -> Path | None:
+    """The project's source folder when running from one (else ``None``)."""
+    root = Path(__file__).resolve().parent.parent
+    if all((root / name).is_file() for name in _SOURCE_FILES) and (root / "native").is_dir():
+        return root
+    return None
+
+
+def source_archive(root: Path) -> bytes:
+    """A pip-installable archive of the source tree (the kernel compiles on install)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        paths = [root / name for name in _SOURCE_FILES]
+        for folder, pattern in _SOURCE_TREES:
+            paths += sorted(p for p in (root / folder).rglob(pattern) if "__pycache__" not in p.parts)
+        for path in paths:
+            info = tar.gettarinfo(str(path), arcname=f"iota-publisher/{path.relative_to(root)}")
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 1_546_300_800  # reproducible archives
+            with open(path, "rb") as f:
+                tar.addfile(info, f)
+    return buffer.getvalue()
+
+
 def build_template(
     sensor_id: str,
     secret_key: str,
@@ -141,8 +173,11 @@ def build_template(
 ) -> Path:
     """Write ``<sensor_id>-template.zip`` in ``out_dir`` and return its path.
 
-    ``wheel``: an iota-publisher wheel to put in the zip (``requirements.txt``
-    then installs it from there, for machines without access to a package index).
+    The zip carries iota-publisher itself so that ``pip install -r
+    requirements.txt`` works on a fresh machine: ``wheel`` (a built wheel, for
+    one platform) if given, else a source archive when running from the source
+    tree (the C kernel compiles on the device), else a plain requirement on
+    the package index.
     """
     if not isinstance(sensor_id, str) or not _ID_RE.fullmatch(sensor_id):
         raise ConfigError(
@@ -166,10 +201,14 @@ def build_template(
         "publish.py": PUBLISH_PY,
         "data.json": json.dumps(SAMPLE_DATA, indent=2) + "\n",
     }
+    root = source_tree()
     if wheel is not None:
         wheel_path = Path(wheel)
         files[wheel_path.name] = wheel_path.read_bytes()
         requirement = f"./{wheel_path.name}"
+    elif root is not None:
+        files[SOURCE_ARCHIVE] = source_archive(root)
+        requirement = f"./{SOURCE_ARCHIVE}"
     files["requirements.txt"] = f"{requirement}\nrequests>=2.25\n"
     target = Path(out_dir) / f"{sensor_id}-template.zip"
     folder = f"{sensor_id}-template"

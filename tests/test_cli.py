@@ -134,11 +134,18 @@ def test_template_zip_is_ready_to_use(tmp_path):
         mode = zf.getinfo("station-7-template/config.json").external_attr >> 16
     folder = tmp_path / "unzipped" / "station-7-template"
     assert names == {f"station-7-template/{n}" for n in
-                     ("config.json", "README.md", "publish.py", "data.json", "requirements.txt")}
+                     ("config.json", "README.md", "publish.py", "data.json", "requirements.txt",
+                      "iota-publisher-src.tar.gz")}
     assert stat.S_IMODE(mode) == 0o600
     cfg = load_config(folder / "config.json")
     assert (cfg.sensor_id, cfg.debug, cfg.server_url) == ("station-7", True, "http://weather/now.json")
-    assert "iota-publisher" in (folder / "requirements.txt").read_text()
+    assert (folder / "requirements.txt").read_text().splitlines()[0] == "./iota-publisher-src.tar.gz"
+    import tarfile
+
+    with tarfile.open(folder / "iota-publisher-src.tar.gz") as tar:
+        members = set(tar.getnames())
+    assert {"iota-publisher/pyproject.toml", "iota-publisher/native/curlkernel.c",
+            "iota-publisher/iota_publisher/publisher.py", "iota-publisher/drivers/bme280.py"} <= members
     # the README's debug-mode command works as written
     run = subprocess.run([sys.executable, "publish.py", "file"], cwd=folder, capture_output=True,
                          text=True, timeout=60)
