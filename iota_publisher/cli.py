@@ -361,5 +361,10 @@ def init(config_path: str, sensor_id: str | None, secret_key: str | None,
     click.echo(f"wrote {path} (debug mode, simulated sensor); try: iota-publish run --config {path} --once")
 
 
+from .sandbox.cli import sandbox as _sandbox  # noqa: E402
+
+main.add_command(_sandbox)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,31 @@
+"""A local legacy IOTA node and Data Marketplace, for trying the whole flow on one machine.
+
+``iota-publish sandbox`` runs both (see :mod:`.cli`); from Python::
+
+    from iota_publisher.sandbox import Sandbox
+
+    with Sandbox("sandbox-data", mwm=9) as sb:
+        device_id, secret_key = sb.create_demo_device()
+        sb.write_config("sandbox-config.json")   # a live config for `iota-publish run`
+        sb.node_url, sb.api_url, sb.endpoint, sb.user_id, sb.api_key
+
+The node (:mod:`.node`) speaks the legacy IRI HTTP API, checks what it stores
+(format, proof of work at its minWeightMagnitude, bundle consistency) and
+keeps its Tangle in SQLite; the marketplace (:mod:`.market`) speaks the
+blueprint's API. All state lives in the data directory: delete it to reset.
+"""
+
+from ._db import SandboxError
+from .market import DEMO_API_KEY, DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
+from .node import SandboxNode
+from .server import Sandbox
+
+__all__ = [
+    "DEMO_API_KEY",
+    "DEMO_DEVICE",
+    "DEMO_USER_ID",
+    "Sandbox",
+    "SandboxError",
+    "SandboxMarket",
+    "SandboxNode",
+]
