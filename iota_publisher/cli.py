@@ -185,7 +185,7 @@ def publish(config_path: str, payload: str | None, time_ms: int | None) -> None:
     """Publish one JSON object (PAYLOAD, or read from stdin) as a packet's data."""
     from .publisher import Publisher
 
-    text = payload if payload is not None else click.get_text_stream("stdin").read()
+    text = payload if payload is not None else sys.stdin.read()
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -252,7 +252,7 @@ def fetch(provider: str, root: str | None, side_key: str | None, mode: str, devi
                 if isinstance(packet.data, dict):
                     row.update(packet.data)
                 if writer is None:
-                    writer = csv.DictWriter(click.get_text_stream("stdout"), fieldnames=list(row),
+                    writer = csv.DictWriter(sys.stdout, fieldnames=list(row),
                                             extrasaction="ignore")
                     writer.writeheader()
                 writer.writerow(row)

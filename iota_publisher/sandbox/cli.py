@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -70,7 +71,7 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
             echo(f"  iota-publish fetch --provider {sb.node_url} --device {device_id} "
                  f"--user {sb.user_id} --api {sb.api_url}")
             echo("Ctrl-C stops.", nl=True)
-            click.get_text_stream("stdout").flush()
+            sys.stdout.flush()
             while not stop.wait(0.5):
                 pass
         finally:
