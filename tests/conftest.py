@@ -27,6 +27,15 @@ def load_vectors(name: str) -> Any:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # registered here (the root conftest) so `pytest --hardware=...` works from the top
+    parser.addoption(
+        "--hardware",
+        action="store",
+        default="",
+        metavar="NAMES",
+        help="comma-separated devices wired to this machine whose real-hardware tests "
+        "(tests/hardware) should run, e.g. bme280,ds18b20",
+    )
     parser.addoption(
         "--backend",
         choices=("both", "native", "pure"),

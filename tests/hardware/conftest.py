@@ -1,16 +1,12 @@
 """Opt-in tests against real devices (run them on the Raspberry Pi).
 
-Every test in this folder is skipped unless ``--hardware`` names its device::
+Every test in this folder is skipped unless ``--hardware`` (registered in
+``tests/conftest.py``) names its device::
 
     pytest tests/hardware --hardware=bme280,bh1750,ds18b20
 
-Give this folder (or a file in it) on the command line: pytest only learns
-options from conftest files under the paths it starts from, so a bare
-``pytest --hardware=...`` from the repository root reports an unknown option.
-
 Mark a test with ``@pytest.mark.hardware("bme280")``; with several names the
-test needs all of them. Several helpers may add tests here: the option and the
-marker are registered once, whoever registers them first.
+test needs all of them.
 """
 
 from __future__ import annotations
@@ -20,32 +16,6 @@ from typing import Any
 import pytest
 
 OPTION = "--hardware"
-
-
-def _option_registered(parser: pytest.Parser, name: str) -> bool:
-    # pytest only checks for duplicates within one option group
-    groups = getattr(parser, "_groups", None) or [getattr(parser, "_anonymous", None)]
-    for group in groups:
-        for option in getattr(group, "options", ()):
-            if name in option.names():
-                return True
-    return False
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    if _option_registered(parser, OPTION):
-        return
-    try:
-        parser.addoption(
-            OPTION,
-            action="store",
-            default="",
-            metavar="NAMES",
-            help="comma-separated devices wired to this machine whose real-hardware tests "
-            "should run, e.g. bme280,ds18b20 (tests/hardware)",
-        )
-    except ValueError:  # registered in the meantime by another conftest or plugin
-        pass
 
 
 def pytest_configure(config: pytest.Config) -> None:
