@@ -158,67 +158,35 @@ class LoopbackServices:
         self._servers: list[Any] = []
 
     def __enter__(self) -> LoopbackServices:
-        import threading
-        from http.server import ThreadingHTTPServer
+        from .sandbox._http import JsonServer
 
-        for handler in (_node_handler(self.node), _market_handler(self.marketplace)):
-            server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+        routes = (("node", _node_route(self.node)), ("market", _market_route(self.marketplace)))
+        for name, route in routes:
+            server = JsonServer("127.0.0.1", 0, _json_route(route), name=f"loopback-{name}")
+            server.start()
             self._servers.append(server)
-        node_port = self._servers[0].server_address[1]
-        market_port = self._servers[1].server_address[1]
-        self.node_url = f"http://127.0.0.1:{node_port}"
-        self.api_url = f"http://127.0.0.1:{market_port}"
+        self.node_url = f"http://127.0.0.1:{self._servers[0].port}"
+        self.api_url = f"http://127.0.0.1:{self._servers[1].port}"
         self.endpoint = f"{self.api_url}/newData"
         return self
 
     def __exit__(self, *exc: object) -> None:
         for server in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
         self._servers.clear()
 
 
-def _json_handler(route: Any) -> type:
-    from http.server import BaseHTTPRequestHandler
-    from urllib.parse import parse_qs, urlsplit
+def _json_route(route: Any) -> Any:
+    """Adapt a ``route(method, path, headers, json_body, query)`` to the JSON server."""
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        wbufsize = -1  # headers and body leave in one write (no Nagle/delayed-ACK stall)
+    def handle(request: Any) -> tuple[int, Any]:
+        try:
+            body = request.json()
+        except ValueError:
+            return 400, {"error": "the body is not JSON"}
+        return route(request.method, request.path, request.headers, body, request.query)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-            pass  # quiet
-
-        def _answer(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _handle(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                self._answer(400, {"error": "the body is not JSON"})
-                return
-            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            status, answer = route(method, parts.path, self.headers, body, query)
-            self._answer(status, answer)
-
-        def do_POST(self) -> None:  # noqa: N802 - stdlib name
-            self._handle("POST")
-
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
-            self._handle("GET")
-
-    return Handler
+    return handle
 
 
 def _failure(exc: Exception) -> tuple[int, dict[str, str]]:
@@ -227,7 +195,7 @@ def _failure(exc: Exception) -> tuple[int, dict[str, str]]:
     return (503 if isinstance(exc, TransientError) else 400), {"error": str(exc)}
 
 
-def _node_handler(node: FakeNode) -> type:
+def _node_route(node: FakeNode) -> Any:
     from ._version import __version__
 
     def route(method: str, path: str, headers: Any, body: Any, query: Any) -> tuple[int, Any]:
@@ -267,10 +235,10 @@ def _node_handler(node: FakeNode) -> type:
             return _failure(exc)
         return 400, {"error": f"Command [{command}] is unknown"}
 
-    return _json_handler(route)
+    return route
 
 
-def _market_handler(market: FakeMarketplace) -> type:
+def _market_route(market: FakeMarketplace) -> Any:
     page = 20
 
     def route(method: str, path: str, headers: Any, body: Any, query: Any) -> tuple[int, Any]:
@@ -298,4 +266,4 @@ def _market_handler(market: FakeMarketplace) -> type:
             return 200, entries[:page]
         return 404, {"error": "not found"}
 
-    return _json_handler(route)
+    return route
