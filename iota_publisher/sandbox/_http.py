@@ -1,7 +1,7 @@
-"""The sandbox's HTTP layer: a threading JSON server on the standard library.
+"""A threading JSON server on the standard library: the sandbox's HTTP layer,
+also used by :class:`iota_publisher.testing.LoopbackServices`.
 
-In the style of :class:`iota_publisher.testing.LoopbackServices`, grown for
-a server people leave running: request bodies are capped, ``OPTIONS`` answers
+Made for a server people leave running: request bodies are capped, ``OPTIONS`` answers
 CORS pre-flights (browser dApps talk to IRI nodes directly), and
 :meth:`JsonServer.stop` closes open keep-alive connections and waits for
 the request threads, so nothing outlives the server.
