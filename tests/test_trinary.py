@@ -176,3 +176,31 @@ def test_native_kernel_is_built_in_ci():
 
     if os.environ.get("CI") and NATIVE is None:
         pytest.fail("CI must build the native kernel (is gcc missing?)")
+
+
+def test_normalized_hash_matches_the_step_by_step_definition():
+    """The reference lowers (or raises) the first tryte not yet at -13 (13), one step at a time."""
+    from iota_publisher.trinary import TRYTE_ALPHABET
+    from iota_publisher.trinary._codec import tryte_value
+    from iota_publisher.trinary.signing import normalized_hash
+
+    def stepwise(h):
+        out = [tryte_value(c) for c in h]
+        for third in range(3):
+            part = range(third * 27, third * 27 + 27)
+            total = sum(out[j] for j in part)
+            while total > 0:
+                j = next(j for j in part if out[j] > -13)
+                out[j] -= 1
+                total -= 1
+            while total < 0:
+                j = next(j for j in part if out[j] < 13)
+                out[j] += 1
+                total += 1
+        return out
+
+    rng = random.Random(11)
+    hashes = ["".join(rng.choice(TRYTE_ALPHABET) for _ in range(81)) for _ in range(300)]
+    hashes += ["M" * 81, "N" * 81, "9" * 81, "M" * 27 + "N" * 27 + "A" * 27]
+    for h in hashes:
+        assert normalized_hash(h) == stepwise(h)

@@ -168,13 +168,14 @@ def int_to_trits(value: int, length: int | None = None) -> list[int]:
         raise InvalidInputError(f"value must be an int, not {type(value).__name__}", field="value")
     digits: list[int] = []
     v = value
-    while v:
-        r = v % 3
-        v //= 3
-        if r == 2:
-            r = -1
+    while v:  # a tryte (three digits) per step
+        v, r = divmod(v, 27)
+        if r > 13:
+            r -= 27
             v += 1
-        digits.append(r)
+        digits.extend(_TRYTE_TRITS[TRYTE_ALPHABET[r]])
+    while digits and digits[-1] == 0:
+        digits.pop()
     if length is not None:
         if len(digits) > length:
             raise InvalidInputError(f"{value} does not fit in {length} trits", field="value")

@@ -146,17 +146,21 @@ def normalized_hash(hash_trytes: str) -> list[int]:
     """
     validate_trytes(hash_trytes, "bundle hash", length=81)
     out = [tryte_value(c) for c in hash_trytes]
-    for third in range(3):
-        part = range(third * 27, (third + 1) * 27)
-        total = sum(out[j] for j in part)
-        while total > 0:
-            j = next(j for j in part if out[j] > MIN_TRYTE_VALUE)
-            out[j] -= 1
-            total -= 1
-        while total < 0:
-            j = next(j for j in part if out[j] < MAX_TRYTE_VALUE)
-            out[j] += 1
-            total += 1
+    for third in range(0, 81, 27):
+        total = sum(out[third : third + 27])
+        # lowering the first tryte not yet at -13, one step at a time, is the same
+        # as lowering each tryte in turn as far as it goes (and likewise upwards)
+        for j in range(third, third + 27):
+            if total > 0:
+                step = min(total, out[j] - MIN_TRYTE_VALUE)
+                out[j] -= step
+                total -= step
+            elif total < 0:
+                step = min(-total, MAX_TRYTE_VALUE - out[j])
+                out[j] += step
+                total += step
+            else:
+                break
     return out
 
 
