@@ -1,9 +1,7 @@
-"""MAM's stream cipher: trits are added to the sponge's rate, 243 at a time.
+"""The address of private and restricted MAM messages: a hash of the root.
 
-Masking absorbs each plaintext chunk; the chunk is added (trit-wise, mod 3
-in balanced form) to the rate read *before* that absorb. Unmasking subtracts
-and absorbs the recovered plaintext, so both sides walk the same sponge.
-The work is done by :meth:`Curl.mask` / :meth:`Curl.unmask` (native when built).
+MAM's stream cipher itself (the rate added to each 243-trit chunk, the plain
+chunk absorbed) is :meth:`Curl.mask` / :meth:`Curl.unmask`, native when built.
 """
 
 from __future__ import annotations
@@ -12,14 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..trinary._curl import Curl
-
-
-def mask(plain: Sequence[int], sponge: Curl) -> list[int]:
-    return sponge.mask(plain)
-
-
-def unmask(cipher: Sequence[int], sponge: Curl) -> list[int]:
-    return sponge.unmask(cipher)
 
 
 def mask_hash(trits: Sequence[int] | bytes) -> Any:
