@@ -122,22 +122,18 @@ def _to_bytes(trits: Sequence[int] | bytes | bytearray) -> bytes:
     return array("b", trits).tobytes()
 
 
-def _to_list(data: Sequence[int] | bytes | bytearray) -> list[int]:
-    if isinstance(data, (bytes, bytearray)):
-        return array("b", data).tolist()
-    return data if isinstance(data, list) else list(data)
-
-
 def to_list(trits: Sequence[int] | bytes | bytearray) -> list[int]:
     """Trits as a list of ints, whatever container they come in."""
-    return _to_list(trits)
+    if isinstance(trits, (bytes, bytearray)):
+        return array("b", trits).tolist()
+    return trits if isinstance(trits, list) else list(trits)
 
 
 def raw(trits: Sequence[int] | bytes | bytearray) -> bytes | list[int]:
     """Trits in the current backend's container (bytes when native, else a list)."""
     if _backend.native() is not None:
         return _to_bytes(trits)
-    return _to_list(trits)
+    return to_list(trits)
 
 
 def raw_from_trytes(trytes: str) -> bytes | list[int]:
@@ -154,7 +150,7 @@ def raw_to_trytes(trits: Sequence[int] | bytes | bytearray) -> str:
     native = _backend.native()
     if native is not None:
         return native.trits_to_trytes(_to_bytes(trits))
-    return trits_to_trytes(_to_list(trits))
+    return trits_to_trytes(to_list(trits))
 
 
 def _checked(trits: Sequence[int] | bytes | bytearray) -> Sequence[int] | bytes | bytearray:
@@ -197,7 +193,7 @@ class Curl:
     def _out(self, data: bytes | list[int], raw: bool) -> bytes | list[int]:
         if raw:
             return data
-        return _to_list(data)
+        return to_list(data)
 
     def absorb(
         self,
@@ -215,7 +211,7 @@ class Curl:
         if self._native is not None:
             self._native.absorb(self._state, _to_bytes(_checked(chunk)), self._rounds)
             return
-        chunk = _to_list(_checked(chunk))
+        chunk = to_list(_checked(chunk))
         state = self._state
         assert isinstance(state, list)
         pos = 0
@@ -269,7 +265,7 @@ class Curl:
         if self._native is not None:
             fn = self._native.unmask if unmask else self._native.mask
             return self._out(fn(self._state, _to_bytes(_checked(data)), self._rounds), raw)
-        data = _to_list(_checked(data))
+        data = to_list(_checked(data))
         out: list[int] = []
         state = self._state
         assert isinstance(state, list)
@@ -329,8 +325,8 @@ def hash_chains(
     native = _backend.native()
     if native is not None:
         out = native.hash_chains(_to_bytes(_checked(segments)), bytes(counts), rounds)
-        return out if raw else _to_list(out)
-    return _hash_chains_pure(_to_list(_checked(segments)), counts, rounds)
+        return out if raw else to_list(out)
+    return _hash_chains_pure(to_list(_checked(segments)), counts, rounds)
 
 
 def _hash_chains_pure(segments: Sequence[int], counts: Sequence[int], rounds: int) -> list[int]:
