@@ -32,7 +32,8 @@ def bench_backend(name: str, module, repeat: int) -> dict[int, tuple[float, floa
             results[security] = (create, parse)
             print(
                 f"{name:6} security {security}: create_message {create * 1000:8.2f} ms   "
-                f"parse_message {parse * 1000:8.2f} ms   (median of {repeat}, {LENGTH}-tryte message)"
+                f"parse_message {parse * 1000:8.2f} ms   "
+                f"(median of {repeat}, {LENGTH}-tryte message)"
             )
     finally:
         _backend.set_native(previous)
@@ -49,8 +50,17 @@ def bench_node(security: int, repeat: int) -> dict | None:
         return None
     env = {**os.environ, "NODE_PATH": str(modules)}
     out = subprocess.run(
-        ["node", str(ROOT / "benchmarks" / "reference_mam.js"), str(security), str(LENGTH), str(repeat)],
-        env=env, check=True, capture_output=True, text=True,
+        [
+            "node",
+            str(ROOT / "benchmarks" / "reference_mam.js"),
+            str(security),
+            str(LENGTH),
+            str(repeat),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -58,7 +68,9 @@ def bench_node(security: int, repeat: int) -> dict | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("native", "pure", "both"), default="both")
-    parser.add_argument("--repeat", type=int, default=0, help="runs per figure (default: 30 native, 5 pure)")
+    parser.add_argument(
+        "--repeat", type=int, default=0, help="runs per figure (default: 30 native, 5 pure)"
+    )
     parser.add_argument("--no-node", action="store_true", help="skip the reference implementations")
     args = parser.parse_args()
     print(describe())
@@ -80,14 +92,17 @@ def main() -> None:
         ref = bench_node(2, 5)
         if ref:
             print(
-                f"reference security 2: @iota/mam.js createMessage {ref['mamjsCreate'] * 1000:.1f} ms, "
+                "reference security 2: @iota/mam.js createMessage "
+                f"{ref['mamjsCreate'] * 1000:.1f} ms, "
                 f"parseMessage {ref['mamjsParse'] * 1000:.1f} ms; "
                 f"@iota/mam 0.7.3 (WASM) create {ref['wasmCreate'] * 1000:.1f} ms (median of 5)"
             )
             fastest = min(ref["mamjsCreate"], ref["wasmCreate"])
             for name, res in results.items():
-                print(f"speed-up of {name} create_message (security 2) over the fastest reference: "
-                      f"{fastest / res[2][0]:.1f}x")
+                print(
+                    f"speed-up of {name} create_message (security 2) over the fastest reference: "
+                    f"{fastest / res[2][0]:.1f}x"
+                )
 
 
 if __name__ == "__main__":

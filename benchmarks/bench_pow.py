@@ -41,7 +41,8 @@ def random_transactions(count: int, seed: int = 1) -> list[str]:
 def report(name: str, mwm: int, times: list[float], hashes: int | None) -> float:
     total = sum(times)
     expected_rate = len(times) * 3**mwm / total
-    line = f"{name:28} mwm {mwm:2}: median {statistics.median(times):7.3f} s to nonce ({len(times)} runs)"
+    median = statistics.median(times)
+    line = f"{name:28} mwm {mwm:2}: median {median:7.3f} s to nonce ({len(times)} runs)"
     if hashes is not None:
         line += f", {hashes / total / 1e6:6.2f} MH/s measured"
     line += f", {expected_rate / 1e6:6.2f} MH/s expected-count"
@@ -66,7 +67,17 @@ def bench_ours(name: str, module, mwm: int, runs: int, threads: int | None) -> f
 def fetch_ccurl() -> Path:
     target = Path(tempfile.mkdtemp(prefix="ccurl-"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(target), "pyota-pow"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            "-d",
+            str(target),
+            "pyota-pow",
+        ],
         check=True,
     )
     wheel = next(target.glob("*.whl"))
@@ -101,9 +112,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mwm", type=int, nargs="+", default=[9, 14])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--pure-runs", type=int, default=3, help="runs for the pure-Python fallback (mwm 9 only)")
+    parser.add_argument(
+        "--pure-runs", type=int, default=3, help="runs for the pure-Python fallback (mwm 9 only)"
+    )
     parser.add_argument("--ccurl", type=Path, help="path to a libccurl.so")
-    parser.add_argument("--fetch-ccurl", action="store_true", help="download pyota-pow's libccurl.so")
+    parser.add_argument(
+        "--fetch-ccurl", action="store_true", help="download pyota-pow's libccurl.so"
+    )
     args = parser.parse_args()
     print(describe())
     cores = os.sched_getaffinity(0)
@@ -125,7 +140,10 @@ def main() -> None:
             c1 = bench_ccurl(ccurl, mwm, args.runs, {min(cores)})
             cn = bench_ccurl(ccurl, mwm, args.runs, cores)
             if ours1 and oursn:
-                print(f"  speed-up over ccurl: {ours1 / c1:.1f}x on one core, {oursn / cn:.1f}x on all cores")
+                print(
+                    f"  speed-up over ccurl: {ours1 / c1:.1f}x on one core, "
+                    f"{oursn / cn:.1f}x on all cores"
+                )
 
 
 if __name__ == "__main__":

@@ -46,10 +46,17 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def config(node_url: str, endpoint: str, state: str, mwm: int) -> Config:
-    return Config.from_mapping({
-        "sensorId": "sensor-1", "secretKey": "SECRET", "debug": False, "mwm": mwm,
-        "provider": node_url, "endpoint": endpoint, "stateDir": state,
-    })
+    return Config.from_mapping(
+        {
+            "sensorId": "sensor-1",
+            "secretKey": "SECRET",
+            "debug": False,
+            "mwm": mwm,
+            "provider": node_url,
+            "endpoint": endpoint,
+            "stateDir": state,
+        }
+    )
 
 
 def main() -> None:
@@ -63,7 +70,9 @@ def main() -> None:
     # the stand-in node and marketplace run in their own process, as real ones would
     services = subprocess.Popen(
         [sys.executable, "-c", SERVICES, str(args.mwm)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert services.stdout is not None and services.stdin is not None
     node_url, endpoint = services.stdout.readline().split()
@@ -87,23 +96,43 @@ def run(args: argparse.Namespace, node_url: str, endpoint: str) -> None:
                     steps[key].append(result.timings.get(key, 0.0))
         median = statistics.median(walls)
         total = sum(walls)
-        print(f"publish at mwm {args.mwm} (security 2, local PoW, loopback HTTP): "
-              f"median {median * 1000:.1f} ms over {args.runs} publishes")
-        labels = {"mam": "MAM message + bundle", "pow": "tips + proof of work",
-                  "node": "store/broadcast (HTTP)", "marketplace": "newData (HTTP)"}
+        print(
+            f"publish at mwm {args.mwm} (security 2, local PoW, loopback HTTP): "
+            f"median {median * 1000:.1f} ms over {args.runs} publishes"
+        )
+        labels = {
+            "mam": "MAM message + bundle",
+            "pow": "tips + proof of work",
+            "node": "store/broadcast (HTTP)",
+            "marketplace": "newData (HTTP)",
+        }
         for key, label in labels.items():
-            print(f"  {label:24} median {statistics.median(steps[key]) * 1000:7.1f} ms, "
-                  f"{sum(steps[key]) / total * 100:5.1f}% of the time")
+            print(
+                f"  {label:24} median {statistics.median(steps[key]) * 1000:7.1f} ms, "
+                f"{sum(steps[key]) / total * 100:5.1f}% of the time"
+            )
         rest = total - sum(sum(v) for v in steps.values())
         print(f"  {'outbox (SQLite) + rest':24} {rest / total * 100:5.1f}% of the time")
 
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, node_url, endpoint,
-             str(Path(tmp) / "b"), str(args.readings), str(args.mwm)],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                node_url,
+                endpoint,
+                str(Path(tmp) / "b"),
+                str(args.readings),
+                str(args.mwm),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
-        print(f"peak RSS of a process publishing {args.readings} readings: "
-              f"{int(out.split()[-1]) / 1024:.1f} MB")
+        print(
+            f"peak RSS of a process publishing {args.readings} readings: "
+            f"{int(out.split()[-1]) / 1024:.1f} MB"
+        )
 
 
 if __name__ == "__main__":

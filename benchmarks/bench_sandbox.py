@@ -28,16 +28,33 @@ from iota_publisher._bench import describe
 from iota_publisher.config import Config
 from iota_publisher.publisher import Publisher
 
-STEPS = {"mam": "MAM message + bundle", "pow": "tips + proof of work",
-         "node": "store + broadcast (node)", "marketplace": "newData (marketplace)"}
+STEPS = {
+    "mam": "MAM message + bundle",
+    "pow": "tips + proof of work",
+    "node": "store + broadcast (node)",
+    "marketplace": "newData (marketplace)",
+}
 
 
 def start_sandbox(tmp: Path, mwm: int) -> tuple[subprocess.Popen[str], Path]:
     config = tmp / "sandbox-config.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iota_publisher", "sandbox", "--port", "0", "--mwm", str(mwm),
-         "--data", str(tmp / "data"), "--config", str(config)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "iota_publisher",
+            "sandbox",
+            "--port",
+            "0",
+            "--mwm",
+            str(mwm),
+            "--data",
+            str(tmp / "data"),
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -64,8 +81,9 @@ def main() -> None:
                 started = time.perf_counter()
                 for i in range(args.readings):
                     t0 = time.perf_counter()
-                    result = pub.publish({"temperature": 20 + i / 10, "humidity": 40,
-                                          "pressure": 1013.2})
+                    result = pub.publish(
+                        {"temperature": 20 + i / 10, "humidity": 40, "pressure": 1013.2}
+                    )
                     walls.append(time.perf_counter() - t0)
                     for key, values in steps.items():
                         values.append(result.timings.get(key, 0.0))
@@ -74,12 +92,16 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
     median = statistics.median(walls)
-    print(f"sandbox at mwm {args.mwm}, one publisher (local PoW, security 2, restricted), "
-          f"{args.readings} messages: median {median * 1000:.1f} ms per message, "
-          f"{args.readings / total:.1f} messages/s")
+    print(
+        f"sandbox at mwm {args.mwm}, one publisher (local PoW, security 2, restricted), "
+        f"{args.readings} messages: median {median * 1000:.1f} ms per message, "
+        f"{args.readings / total:.1f} messages/s"
+    )
     for key, label in STEPS.items():
-        print(f"  {label:26} median {statistics.median(steps[key]) * 1000:7.1f} ms, "
-              f"{sum(steps[key]) / total * 100:5.1f}% of the time")
+        print(
+            f"  {label:26} median {statistics.median(steps[key]) * 1000:7.1f} ms, "
+            f"{sum(steps[key]) / total * 100:5.1f}% of the time"
+        )
     rest = total - sum(sum(v) for v in steps.values())
     print(f"  {'outbox (SQLite) + rest':26} {rest / total * 100:5.1f}% of the time")
 

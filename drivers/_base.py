@@ -82,7 +82,7 @@ class Driver(abc.ABC):
     def read(self) -> Readings:
         """Take one set of readings."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release the bus, port or connection (idempotent)."""
 
     def __enter__(self) -> Driver:
@@ -97,7 +97,7 @@ class Driver(abc.ABC):
     # helpers for subclasses
 
     def _reading(
-        self, name: str, value: float | int, unit: str | None, time: float | None = None
+        self, name: str, value: float, unit: str | None, time: float | None = None
     ) -> Reading:
         try:
             return Reading(name, value, unit, time)

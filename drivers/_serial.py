@@ -245,7 +245,11 @@ def sync_frame(
     def give_up(reason: str) -> SensorDataError | SensorUnavailableError:
         log.debug(
             "%s: gave up (%s) after %d byte(s): skipped %d, %d bad frame(s)",
-            driver or "serial", reason, received, skipped, bad,
+            driver or "serial",
+            reason,
+            received,
+            skipped,
+            bad,
         )
         if last_error is not None:
             return SensorDataError(
@@ -293,7 +297,9 @@ def sync_frame(
                 if skipped or bad:
                     log.debug(
                         "%s: resynchronised: skipped %d byte(s), %d bad frame(s)",
-                        driver or "serial", skipped, bad,
+                        driver or "serial",
+                        skipped,
+                        bad,
                     )
                 return Synced(value, bytes(buf), skipped, bad)
         if skipped > max_skip:

@@ -250,8 +250,15 @@ def parse_time(value: Any) -> float:
 # -- option checks -------------------------------------------------------------
 
 
-def _opt(driver: str, key: str, value: Any, kind: type | tuple[type, ...],
-         default: Any = None, *, required: bool = False) -> Any:
+def _opt(
+    driver: str,
+    key: str,
+    value: Any,
+    kind: type | tuple[type, ...],
+    default: Any = None,
+    *,
+    required: bool = False,
+) -> Any:
     given = {} if value is None else {key: value}  # None (or null in JSON): the default
     return check_option(driver, given, key, kind, default, required=required)
 
@@ -260,8 +267,10 @@ def _str_mapping(driver: str, key: str, value: Any) -> dict[str, str]:
     mapping = _opt(driver, key, value, Mapping, {})
     for k, v in mapping.items():
         if not isinstance(k, str) or not k or not isinstance(v, str):
-            raise ConfigError(f"driver {driver!r}: option {key!r} must map names to strings "
-                              f"(bad entry {k!r})", field=key)
+            raise ConfigError(
+                f"driver {driver!r}: option {key!r} must map names to strings (bad entry {k!r})",
+                field=key,
+            )
     return dict(mapping)
 
 
@@ -303,8 +312,10 @@ class _JsonSource(Driver):
             raise self._bad(where, f"time_key {self._time_key!r}: {exc}") from None
 
     def _readings(self, values: Mapping[str, Value], when: float | None) -> Readings:
-        return {name: self._reading(name, value, self._units.get(name), when)  # type: ignore[arg-type]
-                for name, value in values.items()}
+        return {
+            name: self._reading(name, value, self._units.get(name), when)  # type: ignore[arg-type]
+            for name, value in values.items()
+        }
 
     def _object_readings(self, data: Any, where: str) -> Readings:
         """Readings from one JSON object: all its numbers and strings but the time."""
@@ -366,23 +377,44 @@ def _simulate(seed: int, t: float) -> dict[str, float | int]:
     hour = (t % _DAY) / 3600.0
     # +1 at 15:00 UTC, -1 at 03:00: the daily swing of temperature
     daily = math.sin(2 * math.pi * (hour - 9) / 24)
-    temperature = (14 + 4 * _knot(seed, "climate-t", 0) + 6 * daily
-                   + 3 * _noise(seed, "t-weather", t, 6 * 3600)
-                   + 0.6 * _noise(seed, "t-gust", t, 1200)
-                   + 0.1 * _noise(seed, "t-jitter", t, 180))
-    humidity = (62 + 6 * _knot(seed, "climate-h", 0) - 14 * daily
-                + 8 * _noise(seed, "h-weather", t, 6 * 3600)
-                + 1.5 * _noise(seed, "h-gust", t, 900))
-    pressure = (1013 + 6 * _knot(seed, "climate-p", 0)
-                + 5 * _noise(seed, "p-front", t, 2 * _DAY)
-                + 10 * _noise(seed, "p-weather", t, 8 * 3600)
-                + 0.8 * math.sin(4 * math.pi * (hour - 10) / 24)  # the semidiurnal tide
-                + 0.1 * _noise(seed, "p-jitter", t, 600))
-    co2 = (420 + 10 * _knot(seed, "climate-c", 0) + 25 * (1 - daily) / 2
-           + 8 * _noise(seed, "c-wind", t, 3600) + 2 * _noise(seed, "c-jitter", t, 300))
+    temperature = (
+        14
+        + 4 * _knot(seed, "climate-t", 0)
+        + 6 * daily
+        + 3 * _noise(seed, "t-weather", t, 6 * 3600)
+        + 0.6 * _noise(seed, "t-gust", t, 1200)
+        + 0.1 * _noise(seed, "t-jitter", t, 180)
+    )
+    humidity = (
+        62
+        + 6 * _knot(seed, "climate-h", 0)
+        - 14 * daily
+        + 8 * _noise(seed, "h-weather", t, 6 * 3600)
+        + 1.5 * _noise(seed, "h-gust", t, 900)
+    )
+    pressure = (
+        1013
+        + 6 * _knot(seed, "climate-p", 0)
+        + 5 * _noise(seed, "p-front", t, 2 * _DAY)
+        + 10 * _noise(seed, "p-weather", t, 8 * 3600)
+        + 0.8 * math.sin(4 * math.pi * (hour - 10) / 24)  # the semidiurnal tide
+        + 0.1 * _noise(seed, "p-jitter", t, 600)
+    )
+    co2 = (
+        420
+        + 10 * _knot(seed, "climate-c", 0)
+        + 25 * (1 - daily) / 2
+        + 8 * _noise(seed, "c-wind", t, 3600)
+        + 2 * _noise(seed, "c-jitter", t, 300)
+    )
     rush = math.exp(-(((hour - 8) / 1.5) ** 2)) + math.exp(-(((hour - 18) / 1.5) ** 2))
-    pm2_5 = (9 + 4 * _knot(seed, "climate-pm", 0) + 3 * rush
-             + 5 * _noise(seed, "pm-weather", t, 4 * 3600) + 1.5 * _noise(seed, "pm-gust", t, 600))
+    pm2_5 = (
+        9
+        + 4 * _knot(seed, "climate-pm", 0)
+        + 3 * rush
+        + 5 * _noise(seed, "pm-weather", t, 4 * 3600)
+        + 1.5 * _noise(seed, "pm-gust", t, 600)
+    )
     sun = math.sin(2 * math.pi * (hour - 6) / 24)  # up from 06:00 to 18:00 UTC
     clouds = 0.65 + 0.35 * _noise(seed, "clouds", t, 2 * 3600)
     flicker = 1 + 0.05 * _noise(seed, "flicker", t, 300)
@@ -430,7 +462,9 @@ class Simulated(Driver):
         if not chosen or not known or len(set(chosen)) != len(chosen):
             raise ConfigError(
                 f"driver 'simulated': option 'readings' must list distinct names from "
-                f"{', '.join(SIMULATED_READINGS)}, not {list(chosen)!r}", field="readings")
+                f"{', '.join(SIMULATED_READINGS)}, not {list(chosen)!r}",
+                field="readings",
+            )
         self.readings: tuple[str, ...] = tuple(chosen)
         self._clock = _time.time if clock is None else clock
 
@@ -470,27 +504,34 @@ def _array_records(text: str) -> Iterator[tuple[int, Any]]:
         return line
 
     pos = _WS.match(text).end()  # type: ignore[union-attr]
-    if text[pos:pos + 1] != "[":
+    if text[pos : pos + 1] != "[":
         yield line_at(pos), _Bad("expected a JSON array of objects")
         return
     pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
-    if text[pos:pos + 1] != "]":
+    if text[pos : pos + 1] != "]":
         while True:
             try:
                 element, end = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
-                yield exc.lineno, _Bad(f"not valid JSON ({exc.msg}, column {exc.colno}); "
-                                       "the rest of the file is skipped")
+                yield (
+                    exc.lineno,
+                    _Bad(
+                        f"not valid JSON ({exc.msg}, column {exc.colno}); "
+                        "the rest of the file is skipped"
+                    ),
+                )
                 return
             yield line_at(pos), element
             pos = _WS.match(text, end).end()  # type: ignore[union-attr]
-            if text[pos:pos + 1] == ",":
+            if text[pos : pos + 1] == ",":
                 pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
                 continue
-            if text[pos:pos + 1] == "]":
+            if text[pos : pos + 1] == "]":
                 break
-            yield line_at(pos), _Bad("expected ',' or ']' in the JSON array; "
-                                     "the rest of the file is skipped")
+            yield (
+                line_at(pos),
+                _Bad("expected ',' or ']' in the JSON array; the rest of the file is skipped"),
+            )
             return
     if _WS.match(text, pos + 1).end() != len(text):  # type: ignore[union-attr]
         yield line_at(pos + 1), _Bad("text after the end of the JSON array")
@@ -542,12 +583,16 @@ class FileSource(_JsonSource):
         given = _opt(self.name, "path", path, (str, os.PathLike), required=True)
         self.path = Path(given)
         if not self.path.is_file():
-            raise ConfigError(f"driver 'file': option 'path': no file {str(self.path)!r}",
-                              field="path")
+            raise ConfigError(
+                f"driver 'file': option 'path': no file {str(self.path)!r}", field="path"
+            )
         self.format: str = _opt(self.name, "format", format, str, "auto")
         if self.format not in self.FORMATS:
-            raise ConfigError(f"driver 'file': option 'format' must be one of "
-                              f"{', '.join(self.FORMATS)}, not {self.format!r}", field="format")
+            raise ConfigError(
+                f"driver 'file': option 'format' must be one of "
+                f"{', '.join(self.FORMATS)}, not {self.format!r}",
+                field="format",
+            )
         self.loop: bool = _opt(self.name, "loop", loop, bool, False)
         self._records: Iterator[tuple[int, Any]] | None = None
         self._taken = 0  # records (good or bad) taken in this pass over the file
@@ -568,8 +613,9 @@ class FileSource(_JsonSource):
                 if not self.loop:
                     self._exhausted = True
                 elif self._taken == 0:
-                    raise SourceExhausted(f"file: {self.path} holds no records",
-                                          driver=self.name) from None
+                    raise SourceExhausted(
+                        f"file: {self.path} holds no records", driver=self.name
+                    ) from None
                 continue
             except OSError as exc:
                 self._records = None
@@ -618,9 +664,8 @@ class FileSource(_JsonSource):
 
     @staticmethod
     def _line_records(f: Any) -> Iterator[tuple[int, Any]]:
-        for number, raw in enumerate(f, 1):
-            if number == 1:
-                raw = raw.removeprefix(_BOM)
+        for number, line in enumerate(f, 1):
+            raw = line.removeprefix(_BOM) if number == 1 else line
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -689,11 +734,11 @@ class HttpSource(_JsonSource):
         try:
             prepared = requests.Request("GET", self.url).prepare().url or ""
         except requests.RequestException as exc:
-            raise ConfigError(f"driver 'http': option 'url' is not a URL: {exc}",
-                              field="url") from None
+            raise ConfigError(
+                f"driver 'http': option 'url' is not a URL: {exc}", field="url"
+            ) from None
         if not prepared.lower().startswith(("http://", "https://")):
-            raise ConfigError("driver 'http': option 'url' must be an http(s) URL",
-                              field="url")
+            raise ConfigError("driver 'http': option 'url' must be an http(s) URL", field="url")
         self.safe_url = _safe_url(prepared)
         self._secret_parts = {p for u in (self.url, prepared) for p in _secret_parts(u)}
         self._fields: dict[str, tuple[str, tuple[PathPart, ...]]] = {}
@@ -701,12 +746,15 @@ class HttpSource(_JsonSource):
             try:
                 self._fields[name] = (path, parse_path(path))
             except ValueError as exc:
-                raise ConfigError(f"driver 'http': option 'fields': {name!r}: {exc}",
-                                  field="fields") from None
+                raise ConfigError(
+                    f"driver 'http': option 'fields': {name!r}: {exc}", field="fields"
+                ) from None
         if self._fields and set(self._units) - set(self._fields):
             raise ConfigError(
                 f"driver 'http': option 'units' names readings that are not in 'fields': "
-                f"{sorted(set(self._units) - set(self._fields))}", field="units")
+                f"{sorted(set(self._units) - set(self._fields))}",
+                field="units",
+            )
         self._headers = _str_mapping(self.name, "headers", headers)
         self.timeout = check_positive(self.name, "timeout", timeout, DEFAULT_TIMEOUT)
         self._requests = requests
@@ -732,25 +780,31 @@ class HttpSource(_JsonSource):
             try:
                 value = get_path(data, parts)
             except LookupError as exc:
-                raise self._bad(f"path {path!r}", f"{exc} in the answer from {self.safe_url}") \
-                    from None
+                raise self._bad(
+                    f"path {path!r}", f"{exc} in the answer from {self.safe_url}"
+                ) from None
             if not (_is_number(value) or isinstance(value, str)):
-                raise self._bad(f"path {path!r}", f"{_json_kind(value)}, not a number or "
-                                f"string, in the answer from {self.safe_url}")
+                raise self._bad(
+                    f"path {path!r}",
+                    f"{_json_kind(value)}, not a number or "
+                    f"string, in the answer from {self.safe_url}",
+                )
             if not _finite(value):
-                raise self._bad(f"path {path!r}", f"not a finite number in the answer from "
-                                f"{self.safe_url}")
+                raise self._bad(
+                    f"path {path!r}", f"not a finite number in the answer from {self.safe_url}"
+                )
             values[name] = value
         return self._readings(values, when)
 
     def _top_level_numbers(self, data: Any, when: float | None) -> Readings:
         where = f"the answer from {self.safe_url}"
         if not isinstance(data, Mapping):
-            raise self._bad(where, f"{_json_kind(data)}, not an object: name the values "
-                            "to publish with 'fields'")
+            raise self._bad(
+                where,
+                f"{_json_kind(data)}, not an object: name the values to publish with 'fields'",
+            )
         skip = self._time_parts[0] if self._time_parts and len(self._time_parts) == 1 else None
-        values = {k: v for k, v in data.items()
-                  if _is_number(v) and k != skip and _finite(v)}
+        values = {k: v for k, v in data.items() if _is_number(v) and k != skip and _finite(v)}
         if not values:
             raise self._bad(where, "no top-level numbers: name the values with 'fields'")
         return self._readings(values, when)
@@ -761,8 +815,9 @@ class HttpSource(_JsonSource):
         failure: DriverError | None = None
         cause: BaseException | None = None
         try:
-            response = self._session.get(self.url, headers=self._headers or None,
-                                         timeout=self.timeout)
+            response = self._session.get(
+                self.url, headers=self._headers or None, timeout=self.timeout
+            )
         except requests.RequestException as exc:
             # requests' messages quote the URL's query: keep its values out
             message = self._scrub(str(exc))
@@ -770,34 +825,44 @@ class HttpSource(_JsonSource):
             reason = _clip(message)
             if isinstance(exc, requests.Timeout):
                 failure = SensorUnavailableError(
-                    f"http: {self.safe_url} timed out after {self.timeout:g} s", driver=self.name)
+                    f"http: {self.safe_url} timed out after {self.timeout:g} s", driver=self.name
+                )
             elif isinstance(exc, requests.exceptions.SSLError):
-                failure = DriverError(f"http: TLS failed for {self.safe_url}: {reason}",
-                                      driver=self.name)
-            elif isinstance(exc, (requests.ConnectionError,
-                                  requests.exceptions.ChunkedEncodingError,
-                                  requests.exceptions.ContentDecodingError)):
+                failure = DriverError(
+                    f"http: TLS failed for {self.safe_url}: {reason}", driver=self.name
+                )
+            elif isinstance(
+                exc,
+                (
+                    requests.ConnectionError,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError,
+                ),
+            ):
                 failure = SensorUnavailableError(
-                    f"http: connecting to {self.safe_url} failed: {reason}", driver=self.name)
+                    f"http: connecting to {self.safe_url} failed: {reason}", driver=self.name
+                )
             else:
-                failure = DriverError(f"http: GET {self.safe_url} failed: {reason}",
-                                      driver=self.name)
+                failure = DriverError(
+                    f"http: GET {self.safe_url} failed: {reason}", driver=self.name
+                )
         if failure is not None:
             raise failure from cause
         status = response.status_code
         log.debug("http: GET %s: HTTP %d", self.safe_url, status)
         if status in (408, 429) or status >= 500:
-            raise SensorUnavailableError(f"http: {self.safe_url} answered HTTP {status}",
-                                         driver=self.name)
+            raise SensorUnavailableError(
+                f"http: {self.safe_url} answered HTTP {status}", driver=self.name
+            )
         if not 200 <= status < 300:
-            raise SensorDataError(f"http: {self.safe_url} answered HTTP {status}",
-                                  driver=self.name)
+            raise SensorDataError(f"http: {self.safe_url} answered HTTP {status}", driver=self.name)
         try:
             return response.json()
         except ValueError:  # also requests' JSONDecodeError
             kind = response.headers.get("Content-Type") or "no content type"
-            raise SensorDataError(f"http: the answer from {self.safe_url} is not JSON ({kind})",
-                                  driver=self.name) from None
+            raise SensorDataError(
+                f"http: the answer from {self.safe_url} is not JSON ({kind})", driver=self.name
+            ) from None
 
     def _scrub(self, text: str) -> str:
         for part in sorted(self._secret_parts, key=len, reverse=True):
@@ -873,20 +938,25 @@ class CommandSource(_JsonSource):
             try:
                 args = shlex.split(given)
             except ValueError as exc:
-                raise ConfigError(f"driver 'command': option 'command': {exc}",
-                                  field="command") from None
+                raise ConfigError(
+                    f"driver 'command': option 'command': {exc}", field="command"
+                ) from None
         else:
             args = list(given)
         if not args or not all(isinstance(a, str) for a in args):
-            raise ConfigError("driver 'command': option 'command' must be a non-empty string "
-                              "or list of strings", field="command")
+            raise ConfigError(
+                "driver 'command': option 'command' must be a non-empty string or list of strings",
+                field="command",
+            )
         self.timeout = check_positive(self.name, "timeout", timeout, 10.0)
         extra = _str_mapping(self.name, "env", env)
         self._env = {**os.environ, **extra} if extra else None
         search = (self._env or os.environ).get("PATH", os.defpath)
         if shutil.which(args[0], path=search) is None:
-            raise ConfigError(f"driver 'command': program {args[0]!r} not found or not "
-                              "executable", field="command")
+            raise ConfigError(
+                f"driver 'command': program {args[0]!r} not found or not executable",
+                field="command",
+            )
         self.args: tuple[str, ...] = tuple(args)
         self._program = os.path.basename(args[0])  # messages name the program, not its arguments
 
@@ -897,8 +967,12 @@ class CommandSource(_JsonSource):
         self._check_open()
         started = _time.monotonic()
         out, err, code = self._run()
-        log.debug("command: %s exited with %d after %.3f s", self._program, code,
-                  _time.monotonic() - started)
+        log.debug(
+            "command: %s exited with %d after %.3f s",
+            self._program,
+            code,
+            _time.monotonic() - started,
+        )
         stderr = err.decode("utf-8", "replace")
         for line in stderr.splitlines():
             if line.strip():
@@ -915,19 +989,23 @@ class CommandSource(_JsonSource):
             raise self._bad(where, "not UTF-8 text") from None
         except json.JSONDecodeError as exc:
             shown = _clip(out.decode("utf-8", "replace")) or "nothing"
-            raise self._bad(where, f"not a JSON object ({exc.msg}); it printed: {shown}") \
-                from None
+            raise self._bad(where, f"not a JSON object ({exc.msg}); it printed: {shown}") from None
         return self._object_readings(data, where)
 
     def _run(self) -> tuple[bytes, bytes, int]:
         try:
             proc = subprocess.Popen(
-                self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=self._env, start_new_session=os.name == "posix",
+                self.args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._env,
+                start_new_session=os.name == "posix",
             )
         except OSError as exc:
-            raise SensorUnavailableError(f"command: cannot run {self._program}: "
-                                         f"{exc.strerror or exc}", driver=self.name) from exc
+            raise SensorUnavailableError(
+                f"command: cannot run {self._program}: {exc.strerror or exc}", driver=self.name
+            ) from exc
         with proc:
             try:
                 out, err = proc.communicate(timeout=self.timeout)
@@ -935,7 +1013,9 @@ class CommandSource(_JsonSource):
                 self._kill(proc)
                 raise SensorUnavailableError(
                     f"command: {self._program} did not finish within {self.timeout:g} s "
-                    "and was killed", driver=self.name) from None
+                    "and was killed",
+                    driver=self.name,
+                ) from None
             except BaseException:  # KeyboardInterrupt, SystemExit: leave nothing running
                 self._kill(proc)
                 raise

@@ -147,8 +147,13 @@ class MHZ19(SerialDriver):
         self._write(READ_CO2)
         try:
             return sync_frame(
-                read, header=HEADER, size=FRAME_SIZE, parse=parse_frame,
-                max_skip=2 * FRAME_SIZE, max_bad=1, driver=self.name,
+                read,
+                header=HEADER,
+                size=FRAME_SIZE,
+                parse=parse_frame,
+                max_skip=2 * FRAME_SIZE,
+                max_bad=1,
+                driver=self.name,
             ).value
         except SensorUnavailableError:
             if seen and not any(seen):  # zero bytes where a reply should be
@@ -163,4 +168,3 @@ class MHZ19(SerialDriver):
             "warming up: the MH-Z19B answers zeros for about 3 minutes after power-up",
             driver=self.name,
         )
-

@@ -240,8 +240,8 @@ def parse_stations(payload: Mapping[str, Any]) -> StationData:
         modules = [station] + [m for m in station.get("modules") or [] if isinstance(m, Mapping)]
         keys = _disambiguate([_module_key(m) for m in modules], [m.get("_id") for m in modules])
         prefix = f"{station_prefixes[index]}." if station_prefixes else ""
-        for module, key in zip(modules, keys):
-            key = prefix + key
+        for module, module_key in zip(modules, keys, strict=True):
+            key = prefix + module_key
             dashboard = module.get("dashboard_data")
             if not isinstance(dashboard, Mapping) or not dashboard:
                 data.unreachable.append(key)
@@ -269,7 +269,7 @@ def _disambiguate(names: list[str], ids: list[Any]) -> list[str]:
     """Append the MAC tail to every name that is not unique."""
     return [
         f"{name}_{_mac_tail(module_id)}" if names.count(name) > 1 else name
-        for name, module_id in zip(names, ids)
+        for name, module_id in zip(names, ids, strict=True)
     ]
 
 

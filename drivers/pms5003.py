@@ -87,9 +87,7 @@ def parse_frame(frame: bytes) -> PMSFrame:
     """Decode one 32-byte frame; :class:`SensorDataError` on a bad header, length or checksum."""
     frame = bytes(frame)
     if len(frame) != FRAME_SIZE:
-        raise SensorDataError(
-            f"frame is {len(frame)} bytes, not {FRAME_SIZE}", driver="pms5003"
-        )
+        raise SensorDataError(f"frame is {len(frame)} bytes, not {FRAME_SIZE}", driver="pms5003")
     if frame[:2] != HEADER:
         raise SensorDataError(f"bad frame header {frame[:2].hex(' ')}", driver="pms5003")
     length, *words, checksum = struct.unpack(">H13HH", frame[2:])
@@ -156,4 +154,3 @@ class PMS5003(SerialDriver):
             key: self._reading(key, getattr(frame, key), _UNITS[key.split("_")[0]])
             for key in _READING_ORDER
         }
-

@@ -19,7 +19,7 @@ from .errors import (
     PublisherError,
     TransientError,
 )
-from .publisher import PublishResult, Publisher
+from .publisher import Publisher, PublishResult
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -68,9 +68,7 @@ def random_transaction(rng: random.Random) -> str:
     return "".join(rng.choice(TRYTE_ALPHABET) for _ in range(2646)) + "9" * 27
 
 
-def pow_rate(
-    mwm: int, runs: int, threads: int | None, seed: int = 1
-) -> tuple[float, float, int]:
+def pow_rate(mwm: int, runs: int, threads: int | None, seed: int = 1) -> tuple[float, float, int]:
     """``(median seconds to a nonce, hashes per second, runs)`` for random transactions."""
     from .pow import search_nonce
     from .trinary import trytes_to_trits

@@ -22,6 +22,7 @@ from ._version import __version__
 from .errors import InvalidInputError, TransientError
 
 __all__ = [
+    "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "NO_RETRY",
     "USER_AGENT",
@@ -65,6 +66,7 @@ class RetryPolicy:
         return capped * (1 - self.jitter * rng())
 
 
+DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(attempts=1)
 
 
@@ -90,7 +92,11 @@ def retry(
             wait = policy.delay(attempt, rng)
             log.warning(
                 "%s failed (%s); retry %d of %d in %.1f s",
-                what, exc, attempt + 1, policy.attempts - 1, wait,
+                what,
+                exc,
+                attempt + 1,
+                policy.attempts - 1,
+                wait,
             )
             sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover

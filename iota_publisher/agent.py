@@ -226,7 +226,7 @@ class Agent:
                 continue
             except Exception as exc:  # noqa: BLE001 - one sensor's failure must not stop the rest
                 sensor.failures += 1
-                delay = min(sensor.config.interval, 2.0 ** sensor.failures)
+                delay = min(sensor.config.interval, 2.0**sensor.failures)
                 sensor.next_due = now + delay
                 log.warning(
                     "sensor %r failed (%s); retrying in %.0f s", sensor.config.name, exc, delay
@@ -289,4 +289,3 @@ class Agent:
         close = getattr(publisher, "close", None)
         if close is not None:
             close()
-

@@ -109,8 +109,13 @@ def main(verbose: int) -> None:
 
 
 CONFIG = click.option(
-    "--config", "-c", "config_path", default="config.json", show_default=True,
-    type=click.Path(dir_okay=False), help="The device's config file.",
+    "--config",
+    "-c",
+    "config_path",
+    default="config.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The device's config file.",
 )
 
 
@@ -141,9 +146,11 @@ def run(config_path: str, once: bool, count: int | None) -> None:
 def check(config_path: str) -> None:
     """Validate a config file and say exactly which key is wrong."""
     config = _load(config_path)
-    click.echo(f"{config_path}: OK ({'debug mode' if config.debug else 'live'}; "
-               f"{len(config.sensors)} sensor(s), "
-               f"{len(config.fields.rules) if config.fields else 0} field(s))")
+    click.echo(
+        f"{config_path}: OK ({'debug mode' if config.debug else 'live'}; "
+        f"{len(config.sensors)} sensor(s), "
+        f"{len(config.fields.rules) if config.fields else 0} field(s))"
+    )
 
 
 @main.command()
@@ -203,27 +210,47 @@ def publish(config_path: str, payload: str | None, time_ms: int | None) -> None:
     except PublisherError as exc:
         raise CliError(str(exc)) from exc
     if not result.debug:
-        click.echo(json.dumps({
-            "root": result.root, "address": result.address, "tail": result.tail,
-            "time": result.packet["time"],
-            "timings": {k: round(v, 4) for k, v in result.timings.items()},
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "root": result.root,
+                    "address": result.address,
+                    "tail": result.tail,
+                    "time": result.packet["time"],
+                    "timings": {k: round(v, 4) for k, v in result.timings.items()},
+                }
+            )
+        )
 
 
 @main.command()
 @click.option("--provider", "-p", required=True, help="IRI node URL.")
 @click.option("--root", help="Root of the first message to read.")
 @click.option("--side-key", help="Side key (restricted channels).")
-@click.option("--mode", type=click.Choice(["public", "private", "restricted"]), default="restricted",
-              show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["public", "private", "restricted"]),
+    default="restricted",
+    show_default=True,
+)
 @click.option("--device", help="Device id: read its purchased stream through the marketplace.")
 @click.option("--user", help="Marketplace user id (with --device).")
 @click.option("--api", help="Marketplace API base URL (with --device).")
 @click.option("--limit", type=click.IntRange(1), help="Stop after this many packets.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True)
-def fetch(provider: str, root: str | None, side_key: str | None, mode: str, device: str | None,
-          user: str | None, api: str | None, limit: int | None, fmt: str) -> None:
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+def fetch(
+    provider: str,
+    root: str | None,
+    side_key: str | None,
+    mode: str,
+    device: str | None,
+    user: str | None,
+    api: str | None,
+    limit: int | None,
+    fmt: str,
+) -> None:
     """Read packets back: a channel from --root (and --side-key), or a purchased
     stream with --device, --user and --api. Prints JSON lines or CSV."""
     from .fetch import fetch_channel, fetch_stream
@@ -246,14 +273,15 @@ def fetch(provider: str, root: str | None, side_key: str | None, mode: str, devi
             for count, packet in enumerate(packets, 1):
                 progress.say(f"{count} packet(s) read")
                 if fmt == "jsonl":
-                    click.echo(json.dumps({"time": packet.time, "data": packet.data, "root": packet.root}))
+                    click.echo(
+                        json.dumps({"time": packet.time, "data": packet.data, "root": packet.root})
+                    )
                     continue
                 row = {"time": packet.time, "root": packet.root}
                 if isinstance(packet.data, dict):
                     row.update(packet.data)
                 if writer is None:
-                    writer = csv.DictWriter(sys.stdout, fieldnames=list(row),
-                                            extrasaction="ignore")
+                    writer = csv.DictWriter(sys.stdout, fieldnames=list(row), extrasaction="ignore")
                     writer.writeheader()
                 writer.writerow(row)
             progress.done()
@@ -263,14 +291,24 @@ def fetch(provider: str, root: str | None, side_key: str | None, mode: str, devi
         raise CliError(str(exc)) from exc
 
 
-
 @main.command()
-@click.option("--mwm", type=click.IntRange(1, 243), default=9, show_default=True,
-              help="minWeightMagnitude for the proof-of-work figures.")
-@click.option("--runs", type=click.IntRange(1), default=5, show_default=True,
-              help="Nonce searches per figure.")
-@click.option("--threads", type=click.IntRange(0), default=0,
-              help="Proof-of-work threads (0 = every core).")
+@click.option(
+    "--mwm",
+    type=click.IntRange(1, 243),
+    default=9,
+    show_default=True,
+    help="minWeightMagnitude for the proof-of-work figures.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Nonce searches per figure.",
+)
+@click.option(
+    "--threads", type=click.IntRange(0), default=0, help="Proof-of-work threads (0 = every core)."
+)
 def bench(mwm: int, runs: int, threads: int) -> None:
     """Time MAM messages and proof of work on this machine, and name the backend.
 
@@ -304,18 +342,41 @@ def bench(mwm: int, runs: int, threads: int) -> None:
 @click.option("--provider", required=True, help="IRI node URL.")
 @click.option("--endpoint", required=True, help="The marketplace's newData URL.")
 @click.option("--server-url", help="A JSON source for the polling example.")
-@click.option("--out", "out_dir", default=".", show_default=True,
-              type=click.Path(file_okay=False, exists=True), help="Where to write the zip.")
-@click.option("--wheel", type=click.Path(dir_okay=False, exists=True),
-              help="An iota-publisher wheel to include (for offline installs).")
-def template(sensor_id: str, secret_key: str, provider: str, endpoint: str,
-             server_url: str | None, out_dir: str, wheel: str | None) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Where to write the zip.",
+)
+@click.option(
+    "--wheel",
+    type=click.Path(dir_okay=False, exists=True),
+    help="An iota-publisher wheel to include (for offline installs).",
+)
+def template(
+    sensor_id: str,
+    secret_key: str,
+    provider: str,
+    endpoint: str,
+    server_url: str | None,
+    out_dir: str,
+    wheel: str | None,
+) -> None:
     """Build <sensor-id>-template.zip: config, README, publish.py examples, data.json."""
     from .template import build_template
 
     try:
-        path = build_template(sensor_id, secret_key, provider, endpoint,
-                              server_url=server_url, out_dir=out_dir, wheel=wheel)
+        path = build_template(
+            sensor_id,
+            secret_key,
+            provider,
+            endpoint,
+            server_url=server_url,
+            out_dir=out_dir,
+            wheel=wheel,
+        )
     except InvalidInputError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     click.echo(str(path))
@@ -328,8 +389,14 @@ def template(sensor_id: str, secret_key: str, provider: str, endpoint: str,
 @click.option("--provider", help="IRI node URL.")
 @click.option("--endpoint", help="The marketplace's newData URL.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
-def init(config_path: str, sensor_id: str | None, secret_key: str | None,
-         provider: str | None, endpoint: str | None, force: bool) -> None:
+def init(
+    config_path: str,
+    sensor_id: str | None,
+    secret_key: str | None,
+    provider: str | None,
+    endpoint: str | None,
+    force: bool,
+) -> None:
     """Write a config in debug mode with a simulated sensor (prompts for what is missing)."""
     from .config import Config
 
@@ -341,8 +408,12 @@ def init(config_path: str, sensor_id: str | None, secret_key: str | None,
     provider = provider or click.prompt("IRI node URL", default="http://localhost:14265")
     endpoint = endpoint or click.prompt("newData URL", default="http://localhost:5001/newData")
     config = {
-        "sensorId": sensor_id, "secretKey": secret_key, "debug": True,
-        "provider": provider, "endpoint": endpoint, "interval": 60,
+        "sensorId": sensor_id,
+        "secretKey": secret_key,
+        "debug": True,
+        "provider": provider,
+        "endpoint": endpoint,
+        "interval": 60,
         "sensors": [{"name": "station", "driver": "simulated"}],
         "fields": [
             {"id": "temperature", "sensor": "station", "reading": "temperature", "round": 1},
@@ -358,7 +429,9 @@ def init(config_path: str, sensor_id: str | None, secret_key: str | None,
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
-    click.echo(f"wrote {path} (debug mode, simulated sensor); try: iota-publish run --config {path} --once")
+    click.echo(
+        f"wrote {path} (debug mode, simulated sensor); try: iota-publish run --config {path} --once"
+    )
 
 
 from .sandbox.cli import sandbox as _sandbox  # noqa: E402

@@ -47,10 +47,22 @@ from .trinary._codec import is_trytes
 
 __all__ = ["Config", "SensorConfig", "load_config", "redact"]
 
-SECRET_KEYS = frozenset({
-    "secretKey", "seed", "sk", "apiKey", "sideKey", "client_secret", "refresh_token",
-    "access_token", "password", "token", "headers", "Authorization",
-})
+SECRET_KEYS = frozenset(
+    {
+        "secretKey",
+        "seed",
+        "sk",
+        "apiKey",
+        "sideKey",
+        "client_secret",
+        "refresh_token",
+        "access_token",
+        "password",
+        "token",
+        "headers",
+        "Authorization",
+    }
+)
 # driver options holding file paths: relative ones are taken from the config's folder,
 # except files the driver writes, which go to the state directory (writable under systemd)
 PATH_OPTIONS = frozenset({"path", "base"})
@@ -160,7 +172,12 @@ class Config:
         out["secret_key"] = "***"
         out["state_dir"] = str(self.state_dir)
         out["sensors"] = [
-            {"name": s.name, "driver": s.driver, "options": redact(s.options), "interval": s.interval}
+            {
+                "name": s.name,
+                "driver": s.driver,
+                "options": redact(s.options),
+                "interval": s.interval,
+            }
             for s in self.sensors
         ]
         out["fields"] = [r.__dict__ for r in self.fields.rules] if self.fields else None
@@ -229,7 +246,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}", field=None) from exc
+        raise ConfigError(
+            f"cannot read config file {p}: {exc.strerror or exc}", field=None
+        ) from exc
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

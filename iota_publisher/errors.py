@@ -18,23 +18,23 @@ side keys, secret keys).
 from __future__ import annotations
 
 __all__ = [
-    "PublisherError",
-    "InvalidInputError",
-    "InvalidTrytesError",
     "ConfigError",
+    "InvalidInputError",
+    "InvalidMarketplaceResponseError",
+    "InvalidNodeResponseError",
+    "InvalidSecretKeyError",
+    "InvalidTrytesError",
     "MamError",
     "MamParseError",
     "MamSignatureError",
-    "TransientError",
-    "NodeError",
-    "NodeUnavailableError",
-    "NodeRejectedError",
-    "InvalidNodeResponseError",
     "MarketplaceError",
-    "MarketplaceUnavailableError",
     "MarketplaceRejectedError",
-    "InvalidSecretKeyError",
-    "InvalidMarketplaceResponseError",
+    "MarketplaceUnavailableError",
+    "NodeError",
+    "NodeRejectedError",
+    "NodeUnavailableError",
+    "PublisherError",
+    "TransientError",
 ]
 
 

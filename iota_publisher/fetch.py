@@ -17,7 +17,7 @@ from .errors import MamParseError
 from .mam import ParsedMessage, message_address, parse_message
 from .trinary import Transaction, trytes_to_ascii
 
-__all__ = ["FetchedPacket", "fetch_channel", "fetch_message", "fetch_stream", "decode_packet"]
+__all__ = ["FetchedPacket", "decode_packet", "fetch_channel", "fetch_message", "fetch_stream"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,11 @@ class FetchedPacket:
 def decode_packet(message_trytes: str) -> tuple[int, Any]:
     """``(time, data)`` of a packet's trytes; raises ``ValueError`` if it is not one."""
     packet = json.loads(trytes_to_ascii(message_trytes))
-    if not isinstance(packet, dict) or not isinstance(packet.get("time"), int) or "data" not in packet:
+    if (
+        not isinstance(packet, dict)
+        or not isinstance(packet.get("time"), int)
+        or "data" not in packet
+    ):
         raise ValueError("not a {time, data} packet")
     return packet["time"], packet["data"]
 

@@ -29,7 +29,7 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import requests
 
-from ._http import DEFAULT_TIMEOUT, NO_RETRY, HttpClient, RetryPolicy, retry
+from ._http import DEFAULT_RETRY, DEFAULT_TIMEOUT, NO_RETRY, HttpClient, RetryPolicy, retry
 from .errors import (
     InvalidInputError,
     InvalidMarketplaceResponseError,
@@ -96,8 +96,9 @@ def _text(value: object, field: str) -> str:
 
 def _check_time(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(f"time must be a non-negative int (ms), not {value!r}",
-                                field="time")
+        raise InvalidInputError(
+            f"time must be a non-negative int (ms), not {value!r}", field="time"
+        )
     return value
 
 
@@ -131,13 +132,16 @@ class MarketplaceClient(HttpClient):
         new_data_url: str | None = None,
         session: requests.Session | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy = RetryPolicy(),
+        retry_policy: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = _time.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.api = _base_url(api, "api")
-        self.new_data_url = (self.api + "/newData" if new_data_url is None
-                             else _base_url(new_data_url, "new_data_url"))
+        self.new_data_url = (
+            self.api + "/newData"
+            if new_data_url is None
+            else _base_url(new_data_url, "new_data_url")
+        )
         super().__init__(
             session=session, timeout=timeout, retry_policy=retry_policy, sleep=sleep, rng=rng
         )
@@ -166,8 +170,14 @@ class MarketplaceClient(HttpClient):
     # -- the HTTP boundary ---------------------------------------------------
 
     def _call(
-        self, method: str, endpoint: str, *, params: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None, secrets: tuple[str, ...] = (), retried: bool = True,
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        secrets: tuple[str, ...] = (),
+        retried: bool = True,
     ) -> _Answer:
         url = self.new_data_url if endpoint == "newData" else f"{self.api}/{endpoint}"
         return retry(
@@ -179,15 +189,28 @@ class MarketplaceClient(HttpClient):
         )
 
     def _send(
-        self, method: str, endpoint: str, url: str, params: dict[str, Any] | None,
-        body: dict[str, Any] | None, secrets: tuple[str, ...],
+        self,
+        method: str,
+        endpoint: str,
+        url: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        secrets: tuple[str, ...],
     ) -> _Answer:
         """One request; every ``requests`` failure and refusal is mapped here."""
 
-        def fail(cls: type[MarketplaceError], reason: str, status: int | None = None,
-                 text: str | None = None) -> MarketplaceError:
-            return cls(f"marketplace {endpoint} failed: {reason}", endpoint=endpoint,
-                       status=status, text=text)
+        def fail(
+            cls: type[MarketplaceError],
+            reason: str,
+            status: int | None = None,
+            text: str | None = None,
+        ) -> MarketplaceError:
+            return cls(
+                f"marketplace {endpoint} failed: {reason}",
+                endpoint=endpoint,
+                status=status,
+                text=text,
+            )
 
         failure: MarketplaceError | None = None
         cause: BaseException | None = None
@@ -197,8 +220,13 @@ class MarketplaceClient(HttpClient):
                 method, url, params=params, json=body, timeout=self._timeout, verify=self._verify
             )
         except requests.RequestException as exc:
-            log.debug("marketplace %s %s: %s after %.3f s", method, endpoint,
-                      type(exc).__name__, _time.monotonic() - started)
+            log.debug(
+                "marketplace %s %s: %s after %.3f s",
+                method,
+                endpoint,
+                type(exc).__name__,
+                _time.monotonic() - started,
+            )
             # requests' messages quote the URL (devices puts the API key there): chain from a
             # scrubbed copy, and raise outside this block so that the original is not the context
             message = _scrub(str(exc), secrets)
@@ -208,16 +236,22 @@ class MarketplaceClient(HttpClient):
                 failure = fail(MarketplaceUnavailableError, f"timed out after {self._timeout:g} s")
             elif isinstance(exc, requests.exceptions.SSLError):  # a bad certificate stays bad
                 failure = fail(MarketplaceError, f"TLS failed: {reason}")
-            elif isinstance(exc, (requests.ConnectionError,
-                                  requests.exceptions.ChunkedEncodingError)):
+            elif isinstance(
+                exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+            ):
                 failure = fail(MarketplaceUnavailableError, f"connection failed: {reason}")
             else:
                 failure = fail(MarketplaceError, f"request failed: {reason}")
         if failure is not None:
             raise failure from cause
         status = response.status_code
-        log.debug("marketplace %s %s: HTTP %d in %.3f s", method, endpoint, status,
-                  _time.monotonic() - started)
+        log.debug(
+            "marketplace %s %s: HTTP %d in %.3f s",
+            method,
+            endpoint,
+            status,
+            _time.monotonic() - started,
+        )
         try:
             data = response.json()
         except ValueError as exc:  # also requests' JSONDecodeError
@@ -231,8 +265,13 @@ class MarketplaceClient(HttpClient):
         text = _clip(_scrub(error, secrets)) if error is not None else body_text
         said = f": {text}" if text else ""
         if status == 403 and endpoint == "newData":
-            raise fail(InvalidSecretKeyError, "HTTP 403: the device id is unknown or the secret "
-                       f"key is wrong (server said{said or ' nothing'})", status, text)
+            raise fail(
+                InvalidSecretKeyError,
+                "HTTP 403: the device id is unknown or the secret "
+                f"key is wrong (server said{said or ' nothing'})",
+                status,
+                text,
+            )
         if status == 429 or status >= 500:
             raise fail(MarketplaceUnavailableError, f"HTTP {status}{said}", status, text)
         if 400 <= status < 500:
@@ -240,8 +279,9 @@ class MarketplaceClient(HttpClient):
         if not 200 <= status < 300:
             raise fail(InvalidMarketplaceResponseError, f"unexpected HTTP {status}", status, text)
         if decode_error is not None:
-            raise fail(InvalidMarketplaceResponseError, "the answer is not JSON", status,
-                       body_text) from decode_error
+            raise fail(
+                InvalidMarketplaceResponseError, "the answer is not JSON", status, body_text
+            ) from decode_error
         if error is not None:  # the cloud functions refuse some requests with 200 {error}
             raise fail(MarketplaceRejectedError, f"refused{said}", status, text)
         return _Answer(status, data, None if endpoint in _SECRET_ANSWERS else body_text)
@@ -250,7 +290,9 @@ class MarketplaceClient(HttpClient):
     def _invalid(endpoint: str, answer: _Answer, what: str) -> InvalidMarketplaceResponseError:
         return InvalidMarketplaceResponseError(
             f"marketplace {endpoint} failed: invalid answer: {what}",
-            endpoint=endpoint, status=answer.status, text=answer.text,
+            endpoint=endpoint,
+            status=answer.status,
+            text=answer.text,
         )
 
     def _expect_success(self, endpoint: str, answer: _Answer, refused: str) -> None:
@@ -261,7 +303,9 @@ class MarketplaceClient(HttpClient):
         if success is False:
             raise MarketplaceRejectedError(
                 f"marketplace {endpoint} failed: {refused}",
-                endpoint=endpoint, status=answer.status, text=answer.text,
+                endpoint=endpoint,
+                status=answer.status,
+                text=answer.text,
             )
         raise self._invalid(endpoint, answer, 'expected {"success": true}')
 
@@ -298,13 +342,22 @@ class MarketplaceClient(HttpClient):
         """
         _text(api_key, "api_key")
         clean = validate_device(device)
-        answer = self._call("POST", "newDevice", body={"apiKey": api_key, "id": clean["sensorId"],
-                            "device": clean}, secrets=(api_key,), retried=False)
+        answer = self._call(
+            "POST",
+            "newDevice",
+            body={"apiKey": api_key, "id": clean["sensorId"], "device": clean},
+            secrets=(api_key,),
+            retried=False,
+        )
         self._expect_success("newDevice", answer, "the device was not created")
         sk = answer.data.get("sk")
         if not isinstance(sk, str) or not sk:
-            raise self._invalid("newDevice", answer, "no secret key 'sk' (the device may exist; "
-                                "devices(user_id, api_key) lists its key)")
+            raise self._invalid(
+                "newDevice",
+                answer,
+                "no secret key 'sk' (the device may exist; "
+                "devices(user_id, api_key) lists its key)",
+            )
         return sk
 
     def devices(
@@ -338,8 +391,12 @@ class MarketplaceClient(HttpClient):
         (the server answers ``null``) is a :class:`MarketplaceRejectedError`."""
         answer = self._call("GET", "user", params={"userId": _text(user_id, "user_id")})
         if answer.data is None:
-            raise MarketplaceRejectedError("marketplace user failed: no such user",
-                                           endpoint="user", status=answer.status, text=None)
+            raise MarketplaceRejectedError(
+                "marketplace user failed: no such user",
+                endpoint="user",
+                status=answer.status,
+                text=None,
+            )
         if not isinstance(answer.data, dict):
             raise self._invalid("user", answer, "expected a user object")
         return answer.data
@@ -371,8 +428,10 @@ class MarketplaceClient(HttpClient):
         sent, so no other is accepted. ``{"success": false}`` (not purchased)
         raises :class:`MarketplaceRejectedError`.
         """
-        params: dict[str, Any] = {"deviceId": _text(device_id, "device_id"),
-                                  "userId": _text(user_id, "user_id")}
+        params: dict[str, Any] = {
+            "deviceId": _text(device_id, "device_id"),
+            "userId": _text(user_id, "user_id"),
+        }
         if time is not None:
             params["time"] = _check_time(time)
         answer = self._call("GET", "stream", params=params)
@@ -380,7 +439,11 @@ class MarketplaceClient(HttpClient):
         if isinstance(data, dict) and data.get("success") is False:
             raise MarketplaceRejectedError(
                 f"marketplace stream failed: the stream of {device_id!r} was not purchased "
-                "by this user", endpoint="stream", status=answer.status, text=None)
+                "by this user",
+                endpoint="stream",
+                status=answer.status,
+                text=None,
+            )
         if not isinstance(data, list):
             raise self._invalid("stream", answer, "expected a list of packets")
         return [self._packet(answer, i, entry) for i, entry in enumerate(data)]
@@ -395,8 +458,9 @@ class MarketplaceClient(HttpClient):
             raise self._invalid("stream", answer, f"packet {i}: 'time' is not a time in ms")
         try:
             root = validate_trytes(entry.get("root"), f"packet {i} root", length=81)
-            sidekey = validate_trytes(entry.get("sidekey"), f"packet {i} sidekey", length=81,
-                                      secret=True)
+            sidekey = validate_trytes(
+                entry.get("sidekey"), f"packet {i} sidekey", length=81, secret=True
+            )
         except InvalidTrytesError as exc:
             raise self._invalid("stream", answer, str(exc)) from exc
         return StreamPacket(t, root, sidekey)
@@ -430,15 +494,22 @@ def _bad(field: str, message: str) -> InvalidInputError:
 
 def _check_id(value: object, field: str) -> str:
     if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise _bad(field, "must start with a letter, then letters, digits, '-' or '_', "
-                   f"at most 40 characters; got {value!r}")
+        raise _bad(
+            field,
+            "must start with a letter, then letters, digits, '-' or '_', "
+            f"at most 40 characters; got {value!r}",
+        )
     return value
 
 
-def _check_label(value: object, field: str, limit: int | None = None, *,
-                 empty: bool = False) -> str:
-    if (not isinstance(value, str) or (not value.strip() and not empty)
-            or (limit is not None and len(value) > limit)):
+def _check_label(
+    value: object, field: str, limit: int | None = None, *, empty: bool = False
+) -> str:
+    if (
+        not isinstance(value, str)
+        or (not value.strip() and not empty)
+        or (limit is not None and len(value) > limit)
+    ):
         size = "" if limit is None else f" of at most {limit} characters"
         raise _bad(field, f"must be a{'' if empty else ' non-empty'} string{size}; got {value!r}")
     return value
@@ -447,8 +518,12 @@ def _check_label(value: object, field: str, limit: int | None = None, *,
 def _check_coordinate(value: object, field: str, limit: int) -> float:
     if isinstance(value, str) and _COORDINATE_RE.fullmatch(value.strip()):
         value = float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not -limit <= value <= limit:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not -limit <= value <= limit
+    ):
         raise _bad(field, f"must be a number from -{limit} to {limit}; got {value!r}")
     return float(value)
 
@@ -492,8 +567,9 @@ def validate_device(device: Mapping[str, Any]) -> dict[str, Any]:
     try:
         json.dumps(clean, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"device must hold only JSON values: {exc}",
-                                field="device") from exc
+        raise InvalidInputError(
+            f"device must hold only JSON values: {exc}", field="device"
+        ) from exc
     return clean
 
 

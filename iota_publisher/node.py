@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from . import pow as _pow
-from ._http import DEFAULT_TIMEOUT, HttpClient, RetryPolicy, retry
+from ._http import DEFAULT_RETRY, DEFAULT_TIMEOUT, HttpClient, RetryPolicy, retry
 from .errors import (
     ConfigError,
     InvalidInputError,
@@ -104,7 +104,7 @@ class NodeClient(HttpClient):
         *,
         session: requests.Session | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy = RetryPolicy(),
+        retry_policy: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -180,8 +180,13 @@ class NodeClient(HttpClient):
         raise fail(cls, f"{reason}: {text}" if text else reason, status, text) from cause
 
     def _error(
-        self, cls: type[NodeError], reason: str, status: int | None = None,
-        text: str | None = None, *, command: str,
+        self,
+        cls: type[NodeError],
+        reason: str,
+        status: int | None = None,
+        text: str | None = None,
+        *,
+        command: str,
     ) -> NodeError:
         message = f"{command} failed at {self._display_url}: {reason}"
         return cls(message, command=command, status=status, text=text)
@@ -237,8 +242,11 @@ class NodeClient(HttpClient):
         sent = _tryte_list(trytes, "trytes", TRANSACTION_LENGTH)
         command = "attachToTangle"
         answer = self.call(
-            command, trunkTransaction=trunk, branchTransaction=branch,
-            minWeightMagnitude=_check_int(mwm, "mwm", 1, MAX_MWM), trytes=sent,
+            command,
+            trunkTransaction=trunk,
+            branchTransaction=branch,
+            minWeightMagnitude=_check_int(mwm, "mwm", 1, MAX_MWM),
+            trytes=sent,
         )
         attached = self._tryte_field(answer, command, "trytes", TRANSACTION_LENGTH, len(sent))
         cut = _UNCHANGED_BY_ATTACH

@@ -48,8 +48,18 @@ def _units(dimension: str, **factors: float) -> None:
         _LINEAR[name] = (dimension, factor)
 
 
-_units("pressure", Pa=1.0, hPa=100.0, kPa=1000.0, mbar=100.0, bar=100_000.0,
-       inHg=3386.389, mmHg=133.322387415, psi=6894.757293168, atm=101_325.0)
+_units(
+    "pressure",
+    Pa=1.0,
+    hPa=100.0,
+    kPa=1000.0,
+    mbar=100.0,
+    bar=100_000.0,
+    inHg=3386.389,
+    mmHg=133.322387415,
+    psi=6894.757293168,
+    atm=101_325.0,
+)
 _units("speed", **{"m/s": 1.0, "km/h": 1 / 3.6, "mph": 0.44704, "kn": 0.514444})
 _units("length", m=1.0, mm=0.001, cm=0.01, km=1000.0, **{"in": 0.0254, "ft": 0.3048})
 _units("ratio", **{"%": 0.01, "fraction": 1.0})
@@ -61,8 +71,19 @@ _units("sound", dB=1.0)
 _units("power", W=1.0, kW=1000.0)
 _units("voltage", V=1.0, mV=0.001)
 
-_ALIASES = {"°C": "C", "degC": "C", "celsius": "C", "°F": "F", "degF": "F", "fahrenheit": "F",
-            "kelvin": "K", "%RH": "%", "pct": "%", "ug/m^3": "ug/m3", "knots": "kn"}
+_ALIASES = {
+    "°C": "C",
+    "degC": "C",
+    "celsius": "C",
+    "°F": "F",
+    "degF": "F",
+    "fahrenheit": "F",
+    "kelvin": "K",
+    "%RH": "%",
+    "pct": "%",
+    "ug/m^3": "ug/m3",
+    "knots": "kn",
+}
 _TEMPERATURE = {"C", "F", "K"}
 
 
@@ -191,7 +212,8 @@ class FieldMap:
                 if rule.id not in declared:
                     raise ConfigError(
                         f"{path}.id {rule.id!r} is not one of the device's fields "
-                        f"({', '.join(declared)})", field=f"{path}.id",
+                        f"({', '.join(declared)})",
+                        field=f"{path}.id",
                     )
                 if rule.unit is None and declared[rule.id].get("unit"):
                     rule = FieldRule(**{**rule.__dict__, "unit": declared[rule.id]["unit"]})
@@ -229,7 +251,9 @@ class FieldMap:
             result = round(result, rule.round)
             if rule.round <= 0:
                 result = int(result)
-        elif isinstance(value, int) and rule.scale == 1.0 and rule.offset == 0.0 and result == value:
+        elif (
+            isinstance(value, int) and rule.scale == 1.0 and rule.offset == 0.0 and result == value
+        ):
             result = value
         return result
 

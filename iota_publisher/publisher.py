@@ -208,8 +208,11 @@ class Publisher:
         log.info(
             "debug mode: nothing sent. Would publish as sensor %r (%s MAM, security %d) through "
             "%s and register with %s (secret key ***)",
-            self.config.sensor_id, self.config.mode, self.config.security,
-            self.config.provider or "(no provider)", self.config.endpoint or "(no endpoint)",
+            self.config.sensor_id,
+            self.config.mode,
+            self.config.security,
+            self.config.provider or "(no provider)",
+            self.config.endpoint or "(no endpoint)",
         )
         return PublishResult(None, packet, debug=True)
 
@@ -232,8 +235,11 @@ class Publisher:
                 started = _time.perf_counter()
                 assert row.root is not None and row.side_key is not None
                 self.marketplace.new_data(
-                    self.config.sensor_id, self.config.secret_key,
-                    root=row.root, sidekey=row.side_key, time=row.time_ms,
+                    self.config.sensor_id,
+                    self.config.secret_key,
+                    root=row.root,
+                    sidekey=row.side_key,
+                    time=row.time_ms,
                 )
                 self.store.mark_registered(row.id)
                 timings["marketplace"] = _time.perf_counter() - started
@@ -286,11 +292,18 @@ class Publisher:
             if self.config.mode == "restricted":
                 channel.change_mode("restricted", self._side_key())
             message = channel.create_message(ascii_to_trytes(packet_json(row.time_ms, row.data)))
-            bundle = build_bundle(message.address, message.payload, self.config.tag, int(self._clock()))
+            bundle = build_bundle(
+                message.address, message.payload, self.config.tag, int(self._clock())
+            )
             self.store.prepare(
                 # public and private channels register the all-9 key they are masked with
-                row.id, channel.to_dict(), root=message.root, side_key=channel.side_key or _NO_KEY,
-                address=message.address, payload=message.payload, bundle=bundle,
+                row.id,
+                channel.to_dict(),
+                root=message.root,
+                side_key=channel.side_key or _NO_KEY,
+                address=message.address,
+                payload=message.payload,
+                bundle=bundle,
             )
         except BaseException:
             self._channel = None  # the stored state is the truth: reload it
@@ -304,12 +317,15 @@ class Publisher:
         assert row.bundle is not None
         started = _time.perf_counter()
         attached = attach(
-            self.node, row.bundle, depth=self.config.depth, mwm=self.config.mwm,
-            pow=self.config.pow, threads=self.config.pow_threads,
+            self.node,
+            row.bundle,
+            depth=self.config.depth,
+            mwm=self.config.mwm,
+            pow=self.config.pow,
+            threads=self.config.pow_threads,
         )
         timings["pow"] = _time.perf_counter() - started
         txs = [Transaction.from_trytes(t) for t in attached]
         tail = next(tx for tx in txs if tx.current_index == 0).hash
         self.store.save_attached(row.id, attached, tail)
         return self._reload(row)
-

@@ -189,7 +189,8 @@ class Store:
                     self._bump("dropped", dropped)
                     log.warning(
                         "outbox full (%d readings): dropped the %d oldest queued reading(s)",
-                        self.outbox_limit, dropped,
+                        self.outbox_limit,
+                        dropped,
                     )
         return row_id
 
@@ -200,7 +201,8 @@ class Store:
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> OutboxRow | None:
         row = self._db.execute(
-            f"SELECT {self._COLUMNS} FROM outbox {where} LIMIT 1", params  # noqa: S608
+            f"SELECT {self._COLUMNS} FROM outbox {where} LIMIT 1",
+            params,
         ).fetchone()
         if row is None:
             return None
@@ -230,13 +232,21 @@ class Store:
         with self._transaction():
             self._set_meta("channel", channel_state)
             self._update(
-                row_id, "queued", stage="prepared", root=root, side_key=side_key,
-                address=address, payload=payload, bundle=json.dumps(bundle),
+                row_id,
+                "queued",
+                stage="prepared",
+                root=root,
+                side_key=side_key,
+                address=address,
+                payload=payload,
+                bundle=json.dumps(bundle),
             )
 
     def save_attached(self, row_id: int, attached: list[str], tail: str) -> None:
         with self._transaction():
-            self._update(row_id, "prepared", stage="attached", attached=json.dumps(attached), tail=tail)
+            self._update(
+                row_id, "prepared", stage="attached", attached=json.dumps(attached), tail=tail
+            )
 
     def mark_stored(self, row_id: int) -> None:
         with self._transaction():
@@ -262,7 +272,7 @@ class Store:
     def _update(self, row_id: int, expected: str, **columns: Any) -> None:
         sets = ", ".join(f"{name} = ?" for name in columns)
         cur = self._db.execute(
-            f"UPDATE outbox SET {sets} WHERE id = ? AND stage = ?",  # noqa: S608 - names are ours
+            f"UPDATE outbox SET {sets} WHERE id = ? AND stage = ?",
             (*columns.values(), row_id, expected),
         )
         if cur.rowcount != 1:

@@ -150,7 +150,9 @@ def source_archive(root: Path) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         paths = [root / name for name in _SOURCE_FILES]
         for folder, pattern in _SOURCE_TREES:
-            paths += sorted(p for p in (root / folder).rglob(pattern) if "__pycache__" not in p.parts)
+            paths += sorted(
+                p for p in (root / folder).rglob(pattern) if "__pycache__" not in p.parts
+            )
         for path in paths:
             info = tar.gettarinfo(str(path), arcname=f"iota-publisher/{path.relative_to(root)}")
             info.uid = info.gid = 0

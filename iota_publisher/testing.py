@@ -20,7 +20,7 @@ from typing import Any
 from .errors import InvalidSecretKeyError
 from .trinary import Transaction, validate_bundle
 
-__all__ = ["FakeMarketplace", "FakeNode", "Failures", "LoopbackServices", "StreamPacket"]
+__all__ = ["Failures", "FakeMarketplace", "FakeNode", "LoopbackServices", "StreamPacket"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,9 @@ class FakeNode(Failures):
 
     def find_transactions(self, *, addresses: list[str]) -> list[str]:
         return [
-            h for h, t in self.transactions.items() if Transaction.from_trytes(t).address in addresses
+            h
+            for h, t in self.transactions.items()
+            if Transaction.from_trytes(t).address in addresses
         ]
 
     def get_trytes(self, hashes: list[str]) -> list[str]:
@@ -113,7 +115,10 @@ class FakeMarketplace(Failures):
     """newData and the stream of one device."""
 
     def __init__(
-        self, sensor_id: str = "sensor-1", secret_key: str = "SECRET", path: str | Path | None = None
+        self,
+        sensor_id: str = "sensor-1",
+        secret_key: str = "SECRET",
+        path: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.sensor_id = sensor_id
@@ -121,7 +126,9 @@ class FakeMarketplace(Failures):
         self.path = Path(path) if path else None
         self.registered: list[dict[str, Any]] = _load(self.path)
 
-    def new_data(self, sensor_id: str, secret_key: str, *, root: str, sidekey: str, time: int) -> None:
+    def new_data(
+        self, sensor_id: str, secret_key: str, *, root: str, sidekey: str, time: int
+    ) -> None:
         self.check("new_data")
         if sensor_id != self.sensor_id or secret_key != self.secret_key:
             raise InvalidSecretKeyError(
@@ -214,8 +221,10 @@ def _node_route(node: FakeNode) -> Any:
                 return 200, {"trunkTransaction": trunk, "branchTransaction": branch}
             if command == "attachToTangle":
                 trytes = node.attach_to_tangle(
-                    body["trunkTransaction"], body["branchTransaction"],
-                    body["minWeightMagnitude"], body["trytes"],
+                    body["trunkTransaction"],
+                    body["branchTransaction"],
+                    body["minWeightMagnitude"],
+                    body["trytes"],
                 )
                 return 200, {"trytes": trytes}
             if command == "storeTransactions":
@@ -248,7 +257,10 @@ def _market_route(market: FakeMarketplace) -> Any:
                 return 400, {"error": "Ensure all fields are included"}
             try:
                 market.new_data(
-                    body["id"], body["sk"], root=packet["root"], sidekey=packet["sidekey"],
+                    body["id"],
+                    body["sk"],
+                    root=packet["root"],
+                    sidekey=packet["sidekey"],
                     time=packet["time"],
                 )
             except InvalidSecretKeyError as exc:

@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
+from iota_publisher.drivers import Reading
 
 from iota_publisher.agent import Agent, SystemdNotifier
-from iota_publisher.drivers import Reading
 from iota_publisher.errors import NodeUnavailableError
 from iota_publisher.publisher import Publisher
 from iota_publisher.testing import FakeMarketplace, FakeNode
@@ -38,7 +38,11 @@ class CountingDriver:
         self.calls += 1
         if self.calls in self.fail:
             raise OSError("sensor unplugged")
-        return {"temperature": Reading("temperature", self.values[(self.calls - 1) % len(self.values)], "C")}
+        return {
+            "temperature": Reading(
+                "temperature", self.values[(self.calls - 1) % len(self.values)], "C"
+            )
+        }
 
     def close(self):
         self.closed = True
@@ -46,12 +50,20 @@ class CountingDriver:
 
 def write_config(tmp_path, **extra):
     cfg = {
-        "sensorId": "sensor-1", "secretKey": "SECRET", "debug": False, "mwm": 3, "security": 1,
-        "provider": "http://127.0.0.1:1", "endpoint": "http://127.0.0.1:2/newData",
-        "stateDir": str(tmp_path / "state"), "interval": 10,
+        "sensorId": "sensor-1",
+        "secretKey": "SECRET",
+        "debug": False,
+        "mwm": 3,
+        "security": 1,
+        "provider": "http://127.0.0.1:1",
+        "endpoint": "http://127.0.0.1:2/newData",
+        "stateDir": str(tmp_path / "state"),
+        "interval": 10,
         "sensors": [{"name": "a", "driver": "simulated"}, {"name": "b", "driver": "simulated"}],
-        "fields": [{"id": "ta", "sensor": "a", "reading": "temperature", "unit": "F", "round": 1},
-                   {"id": "tb", "sensor": "b", "reading": "temperature"}],
+        "fields": [
+            {"id": "ta", "sensor": "a", "reading": "temperature", "unit": "F", "round": 1},
+            {"id": "tb", "sensor": "b", "reading": "temperature"},
+        ],
         **extra,
     }
     path = tmp_path / "config.json"
@@ -77,7 +89,7 @@ def make_agent(tmp_path, drivers, node=None, market=None, clock=None, **extra):
 
 def test_publishes_mapped_readings_on_aligned_windows(tmp_path):
     a, b = CountingDriver([20.0, 21.0, 22.0]), CountingDriver([5])
-    agent, node, market, clock = make_agent(tmp_path, [a, b])
+    agent, _node, market, _clock = make_agent(tmp_path, [a, b])
     assert agent.run(count=3) == 0
     times = [r["packet"]["time"] for r in market.registered]
     assert len(times) == 3
@@ -87,7 +99,7 @@ def test_publishes_mapped_readings_on_aligned_windows(tmp_path):
 
 def test_a_failing_sensor_does_not_stop_the_others(tmp_path, caplog):
     a, b = CountingDriver([20.0], fail={1, 2}), CountingDriver([5])
-    agent, node, market, clock = make_agent(tmp_path, [a, b])
+    agent, _node, market, _clock = make_agent(tmp_path, [a, b])
     assert agent.run(count=2) == 0
     assert "sensor 'a' failed" in caplog.text
     assert "field 'ta' left out" in caplog.text
@@ -99,7 +111,7 @@ def test_node_outage_keeps_readings_and_sends_them_later(tmp_path, caplog):
     node = FakeNode(mwm=3)
     node.fail("get_transactions_to_approve", *[NodeUnavailableError("down")] * 3)
     a, b = CountingDriver([20.0]), CountingDriver([5])
-    agent, node, market, clock = make_agent(tmp_path, [a, b], node=node)
+    agent, node, market, _clock = make_agent(tmp_path, [a, b], node=node)
     assert agent.run(count=4) == 0
     assert "readings wait in the outbox" in caplog.text
     # every reading taken was registered once, in order
@@ -116,7 +128,7 @@ def test_wrong_secret_key_stops_with_an_error(tmp_path, capsys):
 
 def test_missed_windows_are_skipped_after_a_clock_jump(tmp_path):
     a, b = CountingDriver([20.0]), CountingDriver([5])
-    agent, node, market, clock = make_agent(tmp_path, [a, b])
+    agent, _node, market, clock = make_agent(tmp_path, [a, b])
     jumps = [3600.0]
 
     def sleep(seconds):  # the first wait ends an hour late (suspend, NTP step)
@@ -143,7 +155,7 @@ def test_systemd_notify_messages(tmp_path):
 
 def test_debug_mode_prints_one_json_line_per_reading(tmp_path, capsys):
     a, b = CountingDriver([20.0]), CountingDriver([5])
-    agent, node, market, clock = make_agent(tmp_path, [a, b], debug=True)
+    agent, _node, market, _clock = make_agent(tmp_path, [a, b], debug=True)
     agent._publisher_factory = None  # the real publisher, which sends nothing in debug mode
     assert agent.run(count=2) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -155,9 +167,13 @@ def test_debug_mode_prints_one_json_line_per_reading(tmp_path, capsys):
 @pytest.mark.skipif(sys.platform != "linux", reason="signals and sd_notify are Linux-only here")
 def test_sigterm_and_sighup_in_a_real_process(tmp_path):
     """Run `iota-publish run` in debug mode with the simulated sensor; HUP reloads, TERM stops."""
-    cfg = write_config(tmp_path, debug=True, interval=1,
-                       sensors=[{"name": "a", "driver": "simulated"}],
-                       fields=[{"id": "ta", "sensor": "a", "reading": "temperature"}])
+    cfg = write_config(
+        tmp_path,
+        debug=True,
+        interval=1,
+        sensors=[{"name": "a", "driver": "simulated"}],
+        fields=[{"id": "ta", "sensor": "a", "reading": "temperature"}],
+    )
     notify = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(notify)
@@ -165,7 +181,10 @@ def test_sigterm_and_sighup_in_a_real_process(tmp_path):
     env = {**os.environ, "NOTIFY_SOCKET": notify}
     proc = subprocess.Popen(
         [sys.executable, "-m", "iota_publisher.cli", "-v", "run", "--config", str(cfg)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
     )
     try:
         assert b"READY=1" in server.recv(1024)
@@ -188,9 +207,13 @@ def test_sigterm_and_sighup_in_a_real_process(tmp_path):
 def test_file_source_publishes_every_record_then_stops(tmp_path, capsys):
     """The template's first example: publish each object of data.json, then stop."""
     (tmp_path / "data.json").write_text(json.dumps([{"t": 1}, {"t": 2}, {"t": 3}]))
-    cfg = write_config(tmp_path, debug=True, interval=1,
-                       sensors=[{"name": "data", "driver": "file", "options": {"path": "data.json"}}],
-                       fields=[{"id": "t", "reading": "t"}])
+    cfg = write_config(
+        tmp_path,
+        debug=True,
+        interval=1,
+        sensors=[{"name": "data", "driver": "file", "options": {"path": "data.json"}}],
+        fields=[{"id": "t", "reading": "t"}],
+    )
     agent = Agent(cfg, notifier=SystemdNotifier(address=""))
     agent._sleep = lambda seconds: None  # type: ignore[method-assign]
     assert agent.run() == 0

@@ -13,7 +13,9 @@ from iota_publisher.cli import main
 def test_version_names_the_backend():
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
-    assert re.fullmatch(rf"iota-publish {re.escape(__version__)} \(Curl backend: (native|pure)\)\n", result.output)
+    assert re.fullmatch(
+        rf"iota-publish {re.escape(__version__)} \(Curl backend: (native|pure)\)\n", result.output
+    )
 
 
 def test_help_lists_commands():
@@ -39,8 +41,14 @@ def test_bench_rejects_bad_mwm():
 def _write_config(tmp_path, **values):
     import json as _json
 
-    base = {"sensorId": "sensor-1", "secretKey": "SECRET", "debug": False, "mwm": 3, "security": 1,
-            "stateDir": str(tmp_path / "state")}
+    base = {
+        "sensorId": "sensor-1",
+        "secretKey": "SECRET",
+        "debug": False,
+        "mwm": 3,
+        "security": 1,
+        "stateDir": str(tmp_path / "state"),
+    }
     path = tmp_path / "config.json"
     path.write_text(_json.dumps({**base, **values}))
     return str(path)
@@ -69,22 +77,39 @@ def test_publish_and_fetch_over_loopback(tmp_path):
 
     runner = CliRunner()
     with LoopbackServices(FakeNode(mwm=3), FakeMarketplace()) as services:
-        config = _write_config(tmp_path, provider=services.node_url, endpoint=services.endpoint,
-                               sideKey="fixed")
+        config = _write_config(
+            tmp_path, provider=services.node_url, endpoint=services.endpoint, sideKey="fixed"
+        )
         first = runner.invoke(main, ["publish", "--config", config, '{"t": 1}', "--time", "1000"])
         assert first.exit_code == 0, first.output
         root = _json.loads(first.output)["root"]
-        second = runner.invoke(main, ["publish", "--config", config, "--time", "2000"], input='{"t": 2}')
+        second = runner.invoke(
+            main, ["publish", "--config", config, "--time", "2000"], input='{"t": 2}'
+        )
         assert second.exit_code == 0, second.output
         side_key = services.marketplace.registered[0]["packet"]["sidekey"]
-        out = runner.invoke(main, ["fetch", "--provider", services.node_url, "--root", root,
-                                   "--side-key", side_key])
+        out = runner.invoke(
+            main, ["fetch", "--provider", services.node_url, "--root", root, "--side-key", side_key]
+        )
         assert out.exit_code == 0, out.output
         lines = [_json.loads(line) for line in out.output.splitlines()]
         assert [(p["time"], p["data"]) for p in lines] == [(1000, {"t": 1}), (2000, {"t": 2})]
-        csv_out = runner.invoke(main, ["fetch", "--provider", services.node_url, "--device",
-                                       "sensor-1", "--user", "u", "--api", services.api_url,
-                                       "--format", "csv"])
+        csv_out = runner.invoke(
+            main,
+            [
+                "fetch",
+                "--provider",
+                services.node_url,
+                "--device",
+                "sensor-1",
+                "--user",
+                "u",
+                "--api",
+                services.api_url,
+                "--format",
+                "csv",
+            ],
+        )
         assert csv_out.exit_code == 0, csv_out.output
         assert csv_out.output.splitlines()[0] == "time,root,t"
         assert len(csv_out.output.splitlines()) == 3
@@ -92,7 +117,9 @@ def test_publish_and_fetch_over_loopback(tmp_path):
 
 def test_publish_errors(tmp_path):
     runner = CliRunner()
-    config = _write_config(tmp_path, provider="http://127.0.0.1:9", endpoint="http://127.0.0.1:9/newData")
+    config = _write_config(
+        tmp_path, provider="http://127.0.0.1:9", endpoint="http://127.0.0.1:9/newData"
+    )
     result = runner.invoke(main, ["publish", "--config", config, "not json"])
     assert result.exit_code == 2 and "not JSON" in result.output
     result = runner.invoke(main, ["publish", "--config", config, "[1, 2]"])
@@ -120,11 +147,24 @@ def test_template_zip_is_ready_to_use(tmp_path):
 
     from iota_publisher.config import load_config
 
-    result = CliRunner().invoke(main, [
-        "template", "--sensor-id", "station-7", "--secret-key", "TOPSECRET",
-        "--provider", "http://node:14265", "--endpoint", "https://market/newData",
-        "--server-url", "http://weather/now.json", "--out", str(tmp_path),
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "template",
+            "--sensor-id",
+            "station-7",
+            "--secret-key",
+            "TOPSECRET",
+            "--provider",
+            "http://node:14265",
+            "--endpoint",
+            "https://market/newData",
+            "--server-url",
+            "http://weather/now.json",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     path = tmp_path / "station-7-template.zip"
     assert result.output.strip() == str(path)
@@ -133,22 +173,46 @@ def test_template_zip_is_ready_to_use(tmp_path):
         zf.extractall(tmp_path / "unzipped")
         mode = zf.getinfo("station-7-template/config.json").external_attr >> 16
     folder = tmp_path / "unzipped" / "station-7-template"
-    assert names == {f"station-7-template/{n}" for n in
-                     ("config.json", "README.md", "publish.py", "data.json", "requirements.txt",
-                      "iota-publisher-src.tar.gz")}
+    assert names == {
+        f"station-7-template/{n}"
+        for n in (
+            "config.json",
+            "README.md",
+            "publish.py",
+            "data.json",
+            "requirements.txt",
+            "iota-publisher-src.tar.gz",
+        )
+    }
     assert stat.S_IMODE(mode) == 0o600
     cfg = load_config(folder / "config.json")
-    assert (cfg.sensor_id, cfg.debug, cfg.server_url) == ("station-7", True, "http://weather/now.json")
-    assert (folder / "requirements.txt").read_text().splitlines()[0] == "./iota-publisher-src.tar.gz"
+    assert (cfg.sensor_id, cfg.debug, cfg.server_url) == (
+        "station-7",
+        True,
+        "http://weather/now.json",
+    )
+    assert (folder / "requirements.txt").read_text().splitlines()[
+        0
+    ] == "./iota-publisher-src.tar.gz"
     import tarfile
 
     with tarfile.open(folder / "iota-publisher-src.tar.gz") as tar:
         members = set(tar.getnames())
-    assert {"iota-publisher/pyproject.toml", "iota-publisher/native/curlkernel.c",
-            "iota-publisher/iota_publisher/publisher.py", "iota-publisher/drivers/bme280.py"} <= members
+    assert {
+        "iota-publisher/pyproject.toml",
+        "iota-publisher/native/curlkernel.c",
+        "iota-publisher/iota_publisher/publisher.py",
+        "iota-publisher/drivers/bme280.py",
+    } <= members
     # the README's debug-mode command works as written
-    run = subprocess.run([sys.executable, "publish.py", "file"], cwd=folder, capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "publish.py", "file"],
+        cwd=folder,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     packets = [_json.loads(line) for line in run.stdout.splitlines()]
     assert [p["data"] for p in packets] == _json.loads((folder / "data.json").read_text())
@@ -156,10 +220,22 @@ def test_template_zip_is_ready_to_use(tmp_path):
 
 
 def test_template_rejects_bad_sensor_id(tmp_path):
-    result = CliRunner().invoke(main, [
-        "template", "--sensor-id", "1bad", "--secret-key", "K", "--provider", "http://n",
-        "--endpoint", "http://m/newData", "--out", str(tmp_path),
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "template",
+            "--sensor-id",
+            "1bad",
+            "--secret-key",
+            "K",
+            "--provider",
+            "http://n",
+            "--endpoint",
+            "http://m/newData",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 2 and "sensor id" in result.output
 
 
@@ -169,8 +245,19 @@ def test_init_writes_a_private_debug_config(tmp_path):
     from iota_publisher.config import load_config
 
     path = tmp_path / "config.json"
-    result = CliRunner().invoke(main, ["init", "--config", str(path), "--provider", "http://n:14265",
-                                       "--endpoint", "http://m/newData"], input="dev-1\nKEY\n")
+    result = CliRunner().invoke(
+        main,
+        [
+            "init",
+            "--config",
+            str(path),
+            "--provider",
+            "http://n:14265",
+            "--endpoint",
+            "http://m/newData",
+        ],
+        input="dev-1\nKEY\n",
+    )
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     cfg = load_config(path)
@@ -185,8 +272,22 @@ def test_read_prints_the_mapped_payload(tmp_path):
     from iota_publisher.cli import main as cli_main
 
     path = tmp_path / "config.json"
-    CliRunner().invoke(cli_main, ["init", "--config", str(path), "--sensor-id", "d", "--secret-key",
-                                  "K", "--provider", "http://n", "--endpoint", "http://m/newData"])
+    CliRunner().invoke(
+        cli_main,
+        [
+            "init",
+            "--config",
+            str(path),
+            "--sensor-id",
+            "d",
+            "--secret-key",
+            "K",
+            "--provider",
+            "http://n",
+            "--endpoint",
+            "http://m/newData",
+        ],
+    )
     result = CliRunner().invoke(cli_main, ["read", "--config", str(path)])
     assert result.exit_code == 0, result.output
     payload = _json.loads(result.stdout.strip().splitlines()[-1])

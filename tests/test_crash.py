@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-from iota_publisher.testing import FakeMarketplace, FakeNode
 from iota_publisher.fetch import fetch_message
+from iota_publisher.testing import FakeMarketplace, FakeNode
 from iota_publisher.trinary import trytes_to_ascii
 
 READINGS = 40
@@ -60,7 +60,7 @@ def run_child(args, kill_after=None):
         [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     if kill_after is None:
-        out, err = proc.communicate(timeout=300)
+        _out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err.decode()
         return True
     try:
@@ -71,7 +71,7 @@ def run_child(args, kill_after=None):
         proc.stdout.close()
         proc.stderr.close()
         return False
-    out, err = proc.communicate()
+    _out, err = proc.communicate()
     assert proc.returncode == 0, err.decode()
     return True
 

@@ -52,14 +52,17 @@ def values(readings: dict[str, Reading]) -> dict[str, object]:
 # -- helpers -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path, parts", [
-    ("temp", ("temp",)),
-    ("main.temp", ("main", "temp")),
-    ("list.0.value", ("list", "0", "value")),
-    ("data[2].x", ("data", 2, "x")),
-    ("[0].a[1][2]", (0, "a", 1, 2)),
-    ("a-b_c.d e", ("a-b_c", "d e")),
-])
+@pytest.mark.parametrize(
+    "path, parts",
+    [
+        ("temp", ("temp",)),
+        ("main.temp", ("main", "temp")),
+        ("list.0.value", ("list", "0", "value")),
+        ("data[2].x", ("data", 2, "x")),
+        ("[0].a[1][2]", (0, "a", 1, 2)),
+        ("a-b_c.d e", ("a-b_c", "d e")),
+    ],
+)
 def test_parse_path(path, parts):
     assert parse_path(path) == parts
 
@@ -71,8 +74,11 @@ def test_parse_path_rejects(path):
 
 
 def test_get_path():
-    data = {"main": {"temp": 21.5}, "list": [{"value": 3}, {"value": 4}],
-            "data": [0, 1, {"x": "y"}]}
+    data = {
+        "main": {"temp": 21.5},
+        "list": [{"value": 3}, {"value": 4}],
+        "data": [0, 1, {"x": "y"}],
+    }
     assert get_path(data, "main.temp") == 21.5
     assert get_path(data, "list.1.value") == 4
     assert get_path(data, "list[1].value") == 4
@@ -90,26 +96,42 @@ def test_get_path():
 
 
 def test_flatten():
-    data = {"a": {"b": 1.5, "c": {"d": "x"}}, "list": [5, {"v": 6}], "n": None, "ok": True,
-            "nan": math.nan, "big": 10**30, "s": ""}
-    assert flatten(data) == {"a.b": 1.5, "a.c.d": "x", "list.0": 5, "list.1.v": 6,
-                             "big": 10**30, "s": ""}
+    data = {
+        "a": {"b": 1.5, "c": {"d": "x"}},
+        "list": [5, {"v": 6}],
+        "n": None,
+        "ok": True,
+        "nan": math.nan,
+        "big": 10**30,
+        "s": "",
+    }
+    assert flatten(data) == {
+        "a.b": 1.5,
+        "a.c.d": "x",
+        "list.0": 5,
+        "list.1.v": 6,
+        "big": 10**30,
+        "s": "",
+    }
     assert flatten({}) == {}
     with pytest.raises(ValueError, match="'a.b'"):
         flatten({"a.b": 1, "a": {"b": 2}})
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (1_556_712_000, T0),
-    (1_556_712_000.5, T0 + 0.5),
-    (1_556_712_000_123, T0 + 0.123),
-    ("1556712000123", T0 + 0.123),
-    ("2019-05-01T12:00:00Z", T0),
-    ("2019-05-01T12:00:00.250Z", T0 + 0.25),
-    ("2019-05-01T14:00:00+02:00", T0),
-    ("2019-05-01 12:00:00", T0),  # no offset: UTC
-    (0, 0.0),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (1_556_712_000, T0),
+        (1_556_712_000.5, T0 + 0.5),
+        (1_556_712_000_123, T0 + 0.123),
+        ("1556712000123", T0 + 0.123),
+        ("2019-05-01T12:00:00Z", T0),
+        ("2019-05-01T12:00:00.250Z", T0 + 0.25),
+        ("2019-05-01T14:00:00+02:00", T0),
+        ("2019-05-01 12:00:00", T0),  # no offset: UTC
+        (0, 0.0),
+    ],
+)
 def test_parse_time(raw, expected):
     assert parse_time(raw) == pytest.approx(expected, abs=1e-6)
 
@@ -125,8 +147,9 @@ def test_parse_time_rejects(raw):
 
 def test_simulated_is_deterministic():
     a = Simulated(seed=3, readings=list(SIMULATED_READINGS), clock=lambda: T0)
-    b = create_driver("simulated", {"seed": 3, "readings": list(SIMULATED_READINGS)},
-                      clock=lambda: T0)
+    b = create_driver(
+        "simulated", {"seed": 3, "readings": list(SIMULATED_READINGS)}, clock=lambda: T0
+    )
     assert a.read() == b.read() == a.read()
     other = Simulated(seed=4, readings=list(SIMULATED_READINGS), clock=lambda: T0)
     assert values(other.read()) != values(a.read())
@@ -135,8 +158,14 @@ def test_simulated_is_deterministic():
 
 
 def test_simulated_stays_in_range_and_drifts_smoothly():
-    ranges = {"temperature": (-40, 60), "humidity": (0, 100), "pressure": (870, 1085),
-              "co2": (350, 5000), "pm2_5": (0, 1000), "illuminance": (0, 120_000)}
+    ranges = {
+        "temperature": (-40, 60),
+        "humidity": (0, 100),
+        "pressure": (870, 1085),
+        "co2": (350, 5000),
+        "pm2_5": (0, 1000),
+        "illuminance": (0, 120_000),
+    }
     now = [T0]
     sensor = Simulated(seed=11, readings=list(SIMULATED_READINGS), clock=lambda: now[0])
     previous = None
@@ -169,16 +198,19 @@ def test_simulated_readings_subset_and_defaults():
     assert readings["pm2_5"].unit == "ug/m3"
 
 
-@pytest.mark.parametrize("options, field", [
-    ({"seed": "1"}, "seed"),
-    ({"seed": True}, "seed"),
-    ({"readings": "temperature"}, "readings"),
-    ({"readings": []}, "readings"),
-    ({"readings": ["temperature", "wind"]}, "readings"),
-    ({"readings": ["co2", "co2"]}, "readings"),
-    ({"readings": [["co2"]]}, "readings"),
-    ({"sed": 1}, "options"),
-])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"seed": "1"}, "seed"),
+        ({"seed": True}, "seed"),
+        ({"readings": "temperature"}, "readings"),
+        ({"readings": []}, "readings"),
+        ({"readings": ["temperature", "wind"]}, "readings"),
+        ({"readings": ["co2", "co2"]}, "readings"),
+        ({"readings": [["co2"]]}, "readings"),
+        ({"sed": 1}, "options"),
+    ],
+)
 def test_simulated_bad_options(options, field):
     with pytest.raises(ConfigError) as info:
         create_driver("simulated", options)
@@ -213,10 +245,13 @@ def test_file_json_array_then_exhausted(tmp_path):
 
 
 def test_file_json_lines_nested_loop_and_units(tmp_path):
-    path = write(tmp_path, "log.jsonl",
-                 '{"temp": 21.5, "room": "lab", "air": {"co2": 600, "ok": true}, "x": null}\n'
-                 "\n"
-                 '{"temp": 22.0, "room": "lab", "air": {"co2": 610}}\n')
+    path = write(
+        tmp_path,
+        "log.jsonl",
+        '{"temp": 21.5, "room": "lab", "air": {"co2": 600, "ok": true}, "x": null}\n'
+        "\n"
+        '{"temp": 22.0, "room": "lab", "air": {"co2": 610}}\n',
+    )
     source = FileSource(path=path, loop=True, units={"temp": "C", "air.co2": "ppm"})
     first = source.read()
     assert values(first) == {"temp": 21.5, "room": "lab", "air.co2": 600}
@@ -231,10 +266,10 @@ def test_file_format_detection_and_bom(tmp_path):
     lines = write(tmp_path, "records.json", '{"a": 1}\n{"a": 2}\n')  # JSON Lines despite .json
     assert values(FileSource(path=lines).read()) == {"a": 1}
     array = tmp_path / "bom.json"
-    array.write_bytes(b"\xef\xbb\xbf  \n[{\"a\": 3}]")
+    array.write_bytes(b'\xef\xbb\xbf  \n[{"a": 3}]')
     assert values(FileSource(path=array).read()) == {"a": 3}
     bom_lines = tmp_path / "bom.jsonl"
-    bom_lines.write_bytes(b"\xef\xbb\xbf{\"a\": 4}\n")
+    bom_lines.write_bytes(b'\xef\xbb\xbf{"a": 4}\n')
     assert values(FileSource(path=bom_lines).read()) == {"a": 4}
     forced = write(tmp_path, "forced.txt", '[1, 2]\n{"a": 5}\n')
     source = FileSource(path=forced, format="jsonl")
@@ -243,8 +278,15 @@ def test_file_format_detection_and_bom(tmp_path):
     assert values(source.read()) == {"a": 5}
 
 
-@pytest.mark.parametrize("stamp", [1_556_712_000_123, 1_556_712_000.123, "2019-05-01T12:00:00.123Z",
-                                   "2019-05-01T14:00:00.123+02:00"])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        1_556_712_000_123,
+        1_556_712_000.123,
+        "2019-05-01T12:00:00.123Z",
+        "2019-05-01T14:00:00.123+02:00",
+    ],
+)
 def test_file_time_key(tmp_path, stamp):
     path = write(tmp_path, "t.jsonl", json.dumps({"ts": stamp, "temp": 20}) + "\n")
     readings = FileSource(path=path, time_key="ts").read()
@@ -253,8 +295,12 @@ def test_file_time_key(tmp_path, stamp):
 
 
 def test_file_nested_time_key_and_missing_time(tmp_path):
-    path = write(tmp_path, "t.jsonl", '{"meta": {"at": 1556712000, "by": "x"}, "v": 1}\n'
-                                      '{"v": 2}\n{"meta": {"at": "soon"}, "v": 3}\n')
+    path = write(
+        tmp_path,
+        "t.jsonl",
+        '{"meta": {"at": 1556712000, "by": "x"}, "v": 1}\n'
+        '{"v": 2}\n{"meta": {"at": "soon"}, "v": 3}\n',
+    )
     source = FileSource(path=path, time_key="meta.at")
     readings = source.read()
     assert values(readings) == {"meta.by": "x", "v": 1} and readings["v"].time == T0
@@ -265,8 +311,9 @@ def test_file_nested_time_key_and_missing_time(tmp_path):
 
 
 def test_file_malformed_line_is_skipped(tmp_path):
-    path = write(tmp_path, "log.jsonl",
-                 '{"v": 1}\n{"v": 2,,}\n{"v": 3}\n7\n{"v": null}\n{"v": 4}\n')
+    path = write(
+        tmp_path, "log.jsonl", '{"v": 1}\n{"v": 2,,}\n{"v": 3}\n7\n{"v": null}\n{"v": 4}\n'
+    )
     source = FileSource(path=path)
     assert values(source.read()) == {"v": 1}
     with pytest.raises(SensorDataError) as info:
@@ -319,17 +366,20 @@ def test_file_close_is_idempotent(tmp_path):
         source.read()
 
 
-@pytest.mark.parametrize("options, field", [
-    ({}, "path"),
-    ({"path": "no/such/file.json"}, "path"),
-    ({"path": 42}, "path"),
-    ({"path": "{tmp}", "loop": "yes"}, "loop"),
-    ({"path": "{tmp}", "format": "csv"}, "format"),
-    ({"path": "{tmp}", "time_key": "a..b"}, "time_key"),
-    ({"path": "{tmp}", "units": ["C"]}, "units"),
-    ({"path": "{tmp}", "units": {"t": 1}}, "units"),
-    ({"path": "{tmp}", "loops": True}, "options"),
-])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({}, "path"),
+        ({"path": "no/such/file.json"}, "path"),
+        ({"path": 42}, "path"),
+        ({"path": "{tmp}", "loop": "yes"}, "loop"),
+        ({"path": "{tmp}", "format": "csv"}, "format"),
+        ({"path": "{tmp}", "time_key": "a..b"}, "time_key"),
+        ({"path": "{tmp}", "units": ["C"]}, "units"),
+        ({"path": "{tmp}", "units": {"t": 1}}, "units"),
+        ({"path": "{tmp}", "loops": True}, "options"),
+    ],
+)
 def test_file_bad_options(tmp_path, options, field):
     data = write(tmp_path, "d.json", "[]")
     options = {k: (str(data) if v == "{tmp}" else v) for k, v in options.items()}
@@ -356,16 +406,27 @@ OWM = {
 @responses.activate
 def test_http_fields_and_units():
     responses.add(responses.GET, URL, json=OWM)
-    source = create_driver("http", {
-        "url": URL,
-        "fields": {"temperature": "main.temp", "sky": "weather[0].main", "second": "list.1.value",
-                   "pressure": "main.pressure"},
-        "units": {"temperature": "C", "pressure": "hPa"},
-        "time_key": "dt",
-    })
+    source = create_driver(
+        "http",
+        {
+            "url": URL,
+            "fields": {
+                "temperature": "main.temp",
+                "sky": "weather[0].main",
+                "second": "list.1.value",
+                "pressure": "main.pressure",
+            },
+            "units": {"temperature": "C", "pressure": "hPa"},
+            "time_key": "dt",
+        },
+    )
     readings = source.read()
-    assert values(readings) == {"temperature": 21.5, "sky": "Clear", "second": 2.5,
-                                "pressure": 1012}
+    assert values(readings) == {
+        "temperature": 21.5,
+        "sky": "Clear",
+        "second": 2.5,
+        "pressure": 1012,
+    }
     assert readings["temperature"].unit == "C" and readings["sky"].unit is None
     assert readings["pressure"].time == T0
     source.close()
@@ -384,8 +445,9 @@ def test_http_default_top_level_numbers():
 @responses.activate
 def test_http_sends_headers_and_timeout():
     responses.add(responses.GET, URL, json={"v": 1})
-    HttpSource(url=URL, headers={"Authorization": "Bearer t0ken", "Accept": "application/json"},
-               timeout=4).read()
+    HttpSource(
+        url=URL, headers={"Authorization": "Bearer t0ken", "Accept": "application/json"}, timeout=4
+    ).read()
     request = responses.calls[0].request
     assert request.headers["Authorization"] == "Bearer t0ken"
     assert request.headers["Accept"] == "application/json"
@@ -436,11 +498,14 @@ def test_http_server_trouble_is_transient(status):
     assert isinstance(info.value, TransientError) and info.value.driver == "http"
 
 
-@pytest.mark.parametrize("error, match", [
-    (requests.exceptions.ConnectTimeout("slow"), "timed out after 2 s"),
-    (requests.exceptions.ReadTimeout("slow"), "timed out"),
-    (requests.exceptions.ConnectionError("refused"), "connecting to .* failed: refused"),
-])
+@pytest.mark.parametrize(
+    "error, match",
+    [
+        (requests.exceptions.ConnectTimeout("slow"), "timed out after 2 s"),
+        (requests.exceptions.ReadTimeout("slow"), "timed out"),
+        (requests.exceptions.ConnectionError("refused"), "connecting to .* failed: refused"),
+    ],
+)
 @responses.activate
 def test_http_network_errors_are_transient(error, match):
     responses.add(responses.GET, URL, body=error)
@@ -461,8 +526,13 @@ def test_http_tls_failure_is_permanent():
 def test_http_query_secrets_stay_out_of_messages():
     url = "https://api.example/weather?q=Berlin&appid=SECRET-APP-ID"
     responses.add(responses.GET, url, status=500)
-    responses.add(responses.GET, url, body=requests.exceptions.ConnectionError(
-        "Max retries exceeded with url: /weather?q=Berlin&appid=SECRET-APP-ID"))
+    responses.add(
+        responses.GET,
+        url,
+        body=requests.exceptions.ConnectionError(
+            "Max retries exceeded with url: /weather?q=Berlin&appid=SECRET-APP-ID"
+        ),
+    )
     source = HttpSource(url=url)
     for _ in range(2):
         with pytest.raises(SensorUnavailableError) as info:
@@ -492,22 +562,25 @@ def test_http_session_seam_is_not_closed():
     session.close()
 
 
-@pytest.mark.parametrize("options, field", [
-    ({}, "url"),
-    ({"url": "api.example/x"}, "url"),
-    ({"url": "ftp://api.example/x"}, "url"),
-    ({"url": "http://"}, "url"),
-    ({"url": URL, "fields": ["main.temp"]}, "fields"),
-    ({"url": URL, "fields": {"t": "main..temp"}}, "fields"),
-    ({"url": URL, "fields": {"t": 3}}, "fields"),
-    ({"url": URL, "headers": {"X-Key": 5}}, "headers"),
-    ({"url": URL, "timeout": 0}, "timeout"),
-    ({"url": URL, "timeout": "5"}, "timeout"),
-    ({"url": URL, "timeout": math.nan}, "timeout"),
-    ({"url": URL, "fields": {"t": "main.temp"}, "units": {"p": "hPa"}}, "units"),
-    ({"url": URL, "time_key": ""}, "time_key"),
-    ({"url": URL, "method": "POST"}, "options"),
-])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({}, "url"),
+        ({"url": "api.example/x"}, "url"),
+        ({"url": "ftp://api.example/x"}, "url"),
+        ({"url": "http://"}, "url"),
+        ({"url": URL, "fields": ["main.temp"]}, "fields"),
+        ({"url": URL, "fields": {"t": "main..temp"}}, "fields"),
+        ({"url": URL, "fields": {"t": 3}}, "fields"),
+        ({"url": URL, "headers": {"X-Key": 5}}, "headers"),
+        ({"url": URL, "timeout": 0}, "timeout"),
+        ({"url": URL, "timeout": "5"}, "timeout"),
+        ({"url": URL, "timeout": math.nan}, "timeout"),
+        ({"url": URL, "fields": {"t": "main.temp"}, "units": {"p": "hPa"}}, "units"),
+        ({"url": URL, "time_key": ""}, "time_key"),
+        ({"url": URL, "method": "POST"}, "options"),
+    ],
+)
 def test_http_bad_options(options, field):
     with pytest.raises(ConfigError) as info:
         create_driver("http", options)
@@ -522,11 +595,15 @@ def py(code: str) -> list[str]:
 
 
 def test_command_prints_json():
-    code = ("import json, os; print(json.dumps({'temp': 21.5, 'id': 'a7', 'air': {'co2': 612},"
-            " 'flag': False, 'at': '2019-05-01T12:00:00Z', 'x': os.environ['X_VALUE'],"
-            " 'path': 'PATH' in os.environ}))")
-    source = create_driver("command", {"command": py(code), "env": {"X_VALUE": "7"},
-                                       "time_key": "at", "units": {"temp": "C"}})
+    code = (
+        "import json, os; print(json.dumps({'temp': 21.5, 'id': 'a7', 'air': {'co2': 612},"
+        " 'flag': False, 'at': '2019-05-01T12:00:00Z', 'x': os.environ['X_VALUE'],"
+        " 'path': 'PATH' in os.environ}))"
+    )
+    source = create_driver(
+        "command",
+        {"command": py(code), "env": {"X_VALUE": "7"}, "time_key": "at", "units": {"temp": "C"}},
+    )
     readings = source.read()
     assert values(readings) == {"temp": 21.5, "id": "a7", "air.co2": 612, "x": "7"}
     assert readings["temp"].unit == "C" and readings["temp"].time == T0
@@ -547,8 +624,10 @@ def test_command_string_is_split_without_a_shell(tmp_path):
 
 
 def test_command_failure_names_exit_code_and_stderr():
-    code = ("import sys; print('warming up', file=sys.stderr); "
-            "print('no sensor on pin 4', file=sys.stderr); sys.exit(3)")
+    code = (
+        "import sys; print('warming up', file=sys.stderr); "
+        "print('no sensor on pin 4', file=sys.stderr); sys.exit(3)"
+    )
     with pytest.raises(SensorDataError) as info:
         CommandSource(command=py(code)).read()
     message = str(info.value)
@@ -558,13 +637,16 @@ def test_command_failure_names_exit_code_and_stderr():
         CommandSource(command=py("raise SystemExit(1)")).read()
 
 
-@pytest.mark.parametrize("output, match", [
-    ("not json", "not a JSON object"),
-    ("", "it printed: nothing"),
-    ("[1, 2]", "expected a JSON object, not an array"),
-    ('{"a": 1}\\n{"a": 2}', "not a JSON object"),
-    ('{"ok": true}', "no numbers or strings"),
-])
+@pytest.mark.parametrize(
+    "output, match",
+    [
+        ("not json", "not a JSON object"),
+        ("", "it printed: nothing"),
+        ("[1, 2]", "expected a JSON object, not an array"),
+        ('{"a": 1}\\n{"a": 2}', "not a JSON object"),
+        ('{"ok": true}', "no numbers or strings"),
+    ],
+)
 def test_command_bad_output(output, match):
     with pytest.raises(SensorDataError, match=match):
         CommandSource(command=py(f"print('{output}', end='')")).read()
@@ -581,10 +663,12 @@ def _gone(pid: int) -> bool:
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
 def test_command_timeout_kills_the_program_and_its_children(tmp_path):
     pidfile = tmp_path / "pid"
-    code = ("import subprocess, sys, time; "
-            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
-            f"open({str(pidfile)!r}, 'w').write(str(p.pid)); print('{{}}', flush=True); "
-            "time.sleep(30)")
+    code = (
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid)); print('{{}}', flush=True); "
+        "time.sleep(30)"
+    )
     source = CommandSource(command=py(code), timeout=0.5)
     started = time.monotonic()
     with pytest.raises(SensorUnavailableError, match="did not finish within 0.5 s") as info:
@@ -598,19 +682,22 @@ def test_command_timeout_kills_the_program_and_its_children(tmp_path):
     assert _gone(child)
 
 
-@pytest.mark.parametrize("options, field", [
-    ({}, "command"),
-    ({"command": []}, "command"),
-    ({"command": "  "}, "command"),
-    ({"command": "echo 'unbalanced"}, "command"),
-    ({"command": [PY, 3]}, "command"),
-    ({"command": "no-such-program-here --json"}, "command"),
-    ({"command": [PY], "timeout": -1}, "timeout"),
-    ({"command": [PY], "env": {"A": 1}}, "env"),
-    ({"command": [PY], "env": "A=1"}, "env"),
-    ({"command": [PY], "time_key": "a["}, "time_key"),
-    ({"command": [PY], "shell": True}, "options"),
-])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({}, "command"),
+        ({"command": []}, "command"),
+        ({"command": "  "}, "command"),
+        ({"command": "echo 'unbalanced"}, "command"),
+        ({"command": [PY, 3]}, "command"),
+        ({"command": "no-such-program-here --json"}, "command"),
+        ({"command": [PY], "timeout": -1}, "timeout"),
+        ({"command": [PY], "env": {"A": 1}}, "env"),
+        ({"command": [PY], "env": "A=1"}, "env"),
+        ({"command": [PY], "time_key": "a["}, "time_key"),
+        ({"command": [PY], "shell": True}, "options"),
+    ],
+)
 def test_command_bad_options(options, field):
     with pytest.raises(ConfigError) as info:
         create_driver("command", options)
@@ -621,8 +708,12 @@ def test_command_bad_options(options, field):
 
 
 def test_registry_names():
-    for name, cls in [("simulated", Simulated), ("file", FileSource), ("http", HttpSource),
-                      ("command", CommandSource)]:
+    for name, cls in [
+        ("simulated", Simulated),
+        ("file", FileSource),
+        ("http", HttpSource),
+        ("command", CommandSource),
+    ]:
         assert cls.name == name
         assert type(create_driver(name, *_minimal(name))) is cls
 
@@ -637,6 +728,8 @@ def _minimal(name: str) -> tuple[dict, ...]:
 
 
 def test_importing_the_module_does_not_import_requests():
-    code = ("import sys, iota_publisher.drivers.generic as g; g.Simulated().read(); "
-            "assert 'requests' not in sys.modules, 'requests imported'")
+    code = (
+        "import sys, iota_publisher.drivers.generic as g; g.Simulated().read(); "
+        "assert 'requests' not in sys.modules, 'requests imported'"
+    )
     subprocess.run([PY, "-c", code], check=True, timeout=20)

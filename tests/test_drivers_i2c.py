@@ -10,7 +10,6 @@ import types
 from pathlib import Path
 
 import pytest
-
 from iota_publisher.drivers import (
     SensorDataError,
     SensorUnavailableError,
@@ -32,6 +31,7 @@ from iota_publisher.drivers.bme280 import (
     unpack_data,
 )
 from iota_publisher.drivers.ds18b20 import DS18B20, find_devices, parse_w1_slave
+
 from iota_publisher.errors import ConfigError, InvalidInputError, TransientError
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint
 
-import pytest
-
 import iota_publisher.drivers as drivers
+import pytest
 from iota_publisher.drivers import Driver, Reading, available, create_driver, driver_class
+
 from iota_publisher.errors import ConfigError
 
 

@@ -76,10 +76,18 @@ def pms_sync(port: ScriptedSerial, **limits):
 def test_pms5003_golden_frame():
     frame = pms5003.parse_frame(PMS_GOLDEN)
     assert frame == pms5003.PMSFrame(
-        pm1_0_cf1=0, pm2_5_cf1=8, pm10_cf1=8,
-        pm1_0=0, pm2_5=8, pm10=8,
-        particles_0_3um=210, particles_0_5um=70, particles_1_0um=45,
-        particles_2_5um=30, particles_5_0um=0, particles_10um=0,
+        pm1_0_cf1=0,
+        pm2_5_cf1=8,
+        pm10_cf1=8,
+        pm1_0=0,
+        pm2_5=8,
+        pm10=8,
+        particles_0_3um=210,
+        particles_0_5um=70,
+        particles_1_0um=45,
+        particles_2_5um=30,
+        particles_5_0um=0,
+        particles_10um=0,
     )
 
 
@@ -217,11 +225,18 @@ def test_pms5003_through_the_registry_in_active_mode():
     assert port.written == [pms5003.ACTIVE_MODE]
     assert list(readings)[:3] == ["pm1_0", "pm2_5", "pm10"]
     assert {k: (r.value, r.unit) for k, r in readings.items()} == {
-        "pm1_0": (0, "ug/m3"), "pm2_5": (8, "ug/m3"), "pm10": (8, "ug/m3"),
-        "pm1_0_cf1": (0, "ug/m3"), "pm2_5_cf1": (8, "ug/m3"), "pm10_cf1": (8, "ug/m3"),
-        "particles_0_3um": (210, "/0.1L"), "particles_0_5um": (70, "/0.1L"),
-        "particles_1_0um": (45, "/0.1L"), "particles_2_5um": (30, "/0.1L"),
-        "particles_5_0um": (0, "/0.1L"), "particles_10um": (0, "/0.1L"),
+        "pm1_0": (0, "ug/m3"),
+        "pm2_5": (8, "ug/m3"),
+        "pm10": (8, "ug/m3"),
+        "pm1_0_cf1": (0, "ug/m3"),
+        "pm2_5_cf1": (8, "ug/m3"),
+        "pm10_cf1": (8, "ug/m3"),
+        "particles_0_3um": (210, "/0.1L"),
+        "particles_0_5um": (70, "/0.1L"),
+        "particles_1_0um": (45, "/0.1L"),
+        "particles_2_5um": (30, "/0.1L"),
+        "particles_5_0um": (0, "/0.1L"),
+        "particles_10um": (0, "/0.1L"),
     }
     assert port.is_open  # a passed-in port is not ours to close
 
@@ -418,9 +433,7 @@ def test_mhz19_skips_garbage_before_the_reply():
     assert mhz19.MHZ19(port=port).read()["co2"].value == 636
 
 
-@pytest.mark.parametrize(
-    "reply", [MHZ_PREHEAT, bytes(9)], ids=["zero-data", "zero-bytes"]
-)
+@pytest.mark.parametrize("reply", [MHZ_PREHEAT, bytes(9)], ids=["zero-data", "zero-bytes"])
 def test_mhz19_preheat_zeros_are_a_warming_up_error(reply):
     sensor = mhz19.MHZ19(port=ScriptedSerial(replies={mhz19.READ_CO2: reply}))
     with pytest.raises(SensorWarmingUpError, match="warming up") as info:
@@ -608,6 +621,4 @@ def test_pms5003_over_a_pseudo_terminal_with_pyserial():
             thread.join(2)
         os.close(master)
         os.close(slave)
-    assert bytes(heard) == (
-        pms5003.PASSIVE_MODE + pms5003.PASSIVE_READ + pms5003.PASSIVE_READ
-    )
+    assert bytes(heard) == (pms5003.PASSIVE_MODE + pms5003.PASSIVE_READ + pms5003.PASSIVE_READ)

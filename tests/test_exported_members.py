@@ -26,20 +26,36 @@ def test_package():
 
 def test_mam():
     assert set(iota_publisher.mam.__all__) == {
-        "MODES", "Channel", "Message", "ParsedMessage", "message_address", "parse_message",
+        "MODES",
+        "Channel",
+        "Message",
+        "ParsedMessage",
+        "message_address",
+        "parse_message",
     }
 
 
 def test_trinary():
     assert {
-        "ascii_to_trytes", "trytes_to_ascii", "trytes_to_trits", "trits_to_trytes",
-        "int_to_trits", "trits_to_int", "Curl", "Kerl", "build_bundle", "Transaction",
-        "validate_bundle", "transaction_hash",
+        "ascii_to_trytes",
+        "trytes_to_ascii",
+        "trytes_to_trits",
+        "trits_to_trytes",
+        "int_to_trits",
+        "trits_to_int",
+        "Curl",
+        "Kerl",
+        "build_bundle",
+        "Transaction",
+        "validate_bundle",
+        "transaction_hash",
     } <= set(iota_publisher.trinary.__all__)
 
 
 def test_pow():
-    assert {"attach_to_tangle", "search_nonce", "PowTimeoutError"} <= set(iota_publisher.pow.__all__)
+    assert {"attach_to_tangle", "search_nonce", "PowTimeoutError"} <= set(
+        iota_publisher.pow.__all__
+    )
 
 
 def test_every_listed_name_exists():

@@ -29,9 +29,22 @@ def test_install_without_a_compiler_falls_back_to_pure_python(tmp_path):
     target = tmp_path / "site"
     env = {**os.environ, "CC": "/bin/false", "LDSHARED": "/bin/false"}
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(target), str(ROOT)],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
     )
     assert build.returncode == 0, build.stderr
     assert not list(target.glob("iota_publisher/_native*"))
@@ -39,8 +52,13 @@ def test_install_without_a_compiler_falls_back_to_pure_python(tmp_path):
     # the copy under test; the dependencies come from this environment's site-packages
     paths = [str(target), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
     run = subprocess.run(
-        [sys.executable, "-S", "-c", CHECK], capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)}, cwd=tmp_path,
+        [sys.executable, "-S", "-c", CHECK],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr
     path, backend, warned, message = run.stdout.split()
@@ -54,22 +72,42 @@ def test_template_installs_from_its_own_archive(tmp_path):
 
     from iota_publisher.template import build_template
 
-    path = build_template("dev-1", "KEY", "http://node:14265", "http://market/newData",
-                          out_dir=tmp_path)
+    path = build_template(
+        "dev-1", "KEY", "http://node:14265", "http://market/newData", out_dir=tmp_path
+    )
     with zipfile.ZipFile(path) as zf:
         zf.extractall(tmp_path)
     folder = tmp_path / "dev-1-template"
     target = tmp_path / "site"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         "-r", "requirements.txt"],
-        cwd=folder, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            "-r",
+            "requirements.txt",
+        ],
+        cwd=folder,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, install.stderr
     paths = [str(target), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
     run = subprocess.run(
-        [sys.executable, "-S", "publish.py", "file"], cwd=folder, capture_output=True, text=True,
-        timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        [sys.executable, "-S", "publish.py", "file"],
+        cwd=folder,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
     )
     assert run.returncode == 0, run.stderr
     assert len(run.stdout.splitlines()) == 3  # one packet per object of data.json

@@ -53,7 +53,9 @@ class TestParseErrors:
     def test_tampered_payload(self, restricted_message, where):
         payload = restricted_message.payload
         # header: trytes 0-3 hold index and length; message starts after the 81-tryte next root
-        position = {"header": 0, "message": 100, "nonce": 84 + 55, "signature": 400, "end": -10}[where]
+        position = {"header": 0, "message": 100, "nonce": 84 + 55, "signature": 400, "end": -10}[
+            where
+        ]
         tampered = _flip(payload, position % len(payload))
         with pytest.raises(MamParseError):
             parse_message(tampered, restricted_message.root, KEY)
@@ -168,8 +170,15 @@ class TestChannelState:
         m1 = ch.create_message("FIRST")
         state = ch.to_dict()
         assert state == {
-            "seed": SEED, "mode": "restricted", "sideKey": KEY + "9" * 74, "security": 1,
-            "start": 1, "count": 1, "nextCount": 1, "index": 0, "nextRoot": m1.next_root,
+            "seed": SEED,
+            "mode": "restricted",
+            "sideKey": KEY + "9" * 74,
+            "security": 1,
+            "start": 1,
+            "count": 1,
+            "nextCount": 1,
+            "index": 0,
+            "nextRoot": m1.next_root,
         }
         again = Channel.from_dict(state)
         m2 = again.create_message("SECOND")
@@ -181,8 +190,14 @@ class TestChannelState:
             "subscribed": [],
             "seed": SEED,
             "channel": {
-                "side_key": None, "mode": "public", "next_root": None, "security": 1,
-                "start": 3, "count": 1, "next_count": 1, "index": 0,
+                "side_key": None,
+                "mode": "public",
+                "next_root": None,
+                "security": 1,
+                "start": 3,
+                "count": 1,
+                "next_count": 1,
+                "index": 0,
             },
         }
         ch = Channel.from_dict(legacy)

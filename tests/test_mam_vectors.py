@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import load_vectors
+
 from iota_publisher import MamParseError
 from iota_publisher.mam import Channel, message_address, parse_message
 
@@ -49,8 +49,10 @@ def test_vectors_cover_the_contract():
     lengths = {len(m["message"]) for c in MAMJS for m in c["messages"]}
     assert 1 in lengths and max(lengths) > 2187  # mam.js refuses the empty message
     assert any(m["message"] == "" for c in WASM for m in c["messages"])  # @iota/mam takes it
-    assert any(c["initialState"]["count"] > 1 and len(c["messages"]) > c["initialState"]["count"]
-               for c in MAMJS)
+    assert any(
+        c["initialState"]["count"] > 1 and len(c["messages"]) > c["initialState"]["count"]
+        for c in MAMJS
+    )
 
 
 NEGATIVE = load_vectors("mam.json")["parse_negative"]
@@ -62,7 +64,9 @@ def test_payloads_the_reference_rejects_are_rejected(case):
         parse_message(case["payload"], case["root"], case.get("sideKey"))
 
 
-@pytest.mark.parametrize("case", WASM, ids=[f"{c['mode']}-{c['security']}-{i}" for i, c in enumerate(WASM)])
+@pytest.mark.parametrize(
+    "case", WASM, ids=[f"{c['mode']}-{c['security']}-{i}" for i, c in enumerate(WASM)]
+)
 def test_parse_iota_mam_wasm_payloads(case, backend):
     for expected in case["messages"]:
         parsed = parse_message(expected["payload"], expected["root"], case["sideKey"])

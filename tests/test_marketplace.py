@@ -95,10 +95,16 @@ def publish(client: MarketplaceClient, **kw: Any) -> None:
 
 
 def test_new_data_posts_the_contract_body(client, rsps):
-    expected = {"id": "star-wars", "sk": SK,
-                "packet": {"root": ROOT, "sidekey": SIDEKEY, "time": 1550057296806}}
-    rsps.post(NEW_DATA, json={"success": True},
-              match=[matchers.json_params_matcher(expected, strict_match=True)])
+    expected = {
+        "id": "star-wars",
+        "sk": SK,
+        "packet": {"root": ROOT, "sidekey": SIDEKEY, "time": 1550057296806},
+    }
+    rsps.post(
+        NEW_DATA,
+        json={"success": True},
+        match=[matchers.json_params_matcher(expected, strict_match=True)],
+    )
     assert publish(client) is None
     (call,) = rsps.calls
     assert body_of(call) == expected
@@ -130,8 +136,9 @@ def test_new_data_400_is_rejected_with_the_server_message(client, rsps, sleeps):
 
 
 @pytest.mark.parametrize("server_text", ["Oh noes, your key is incorrect.", f"key {SK} is wrong"])
-def test_new_data_403_is_invalid_secret_key_never_retried_and_secret_free(client, rsps, sleeps,
-                                                                          server_text):
+def test_new_data_403_is_invalid_secret_key_never_retried_and_secret_free(
+    client, rsps, sleeps, server_text
+):
     rsps.post(NEW_DATA, status=403, json={"error": server_text})
     with pytest.raises(InvalidSecretKeyError) as info:
         publish(client)
@@ -169,8 +176,9 @@ def test_exhausted_retries_raise_unavailable_with_growing_capped_waits(rsps, sle
     assert caplog.text.count("marketplace POST newData: HTTP 503") == 6
 
 
-@pytest.mark.parametrize("error", [requests.ReadTimeout("read timed out"),
-                                   requests.ConnectTimeout("connect timed out")])
+@pytest.mark.parametrize(
+    "error", [requests.ReadTimeout("read timed out"), requests.ConnectTimeout("connect timed out")]
+)
 def test_timeouts_are_transient(client, rsps, sleeps, error):
     rsps.post(NEW_DATA, body=error)
     rsps.post(NEW_DATA, json={"success": True})
@@ -180,10 +188,17 @@ def test_timeouts_are_transient(client, rsps, sleeps, error):
 
 def test_timeouts_exhausted(rsps, sleeps):
     rsps.post(NEW_DATA, body=requests.ReadTimeout("read timed out"))
-    with MarketplaceClient(API, timeout=2.5, retry_policy=RetryPolicy(attempts=2),
-                           sleep=sleeps.append, rng=lambda: 0.0) as c:
-        with pytest.raises(MarketplaceUnavailableError, match="timed out after 2.5 s") as info:
-            publish(c)
+    with (
+        MarketplaceClient(
+            API,
+            timeout=2.5,
+            retry_policy=RetryPolicy(attempts=2),
+            sleep=sleeps.append,
+            rng=lambda: 0.0,
+        ) as c,
+        pytest.raises(MarketplaceUnavailableError, match="timed out after 2.5 s") as info,
+    ):
+        publish(c)
     assert info.value.status is None and isinstance(info.value.__cause__, requests.Timeout)
     assert len(sleeps) == 1
 
@@ -264,9 +279,14 @@ def test_new_data_checks_arguments_before_sending(client, rsps, kw, field):
     assert len(rsps.calls) == 0
 
 
-@pytest.mark.parametrize(("sensor_id", "sk", "field"), [
-    ("", SK, "sensor_id"), ("s", "", "secret_key"), ("s", None, "secret_key"),
-])
+@pytest.mark.parametrize(
+    ("sensor_id", "sk", "field"),
+    [
+        ("", SK, "sensor_id"),
+        ("s", "", "secret_key"),
+        ("s", None, "secret_key"),
+    ],
+)
 def test_new_data_needs_id_and_key(client, sensor_id, sk, field):
     with pytest.raises(InvalidInputError) as info:
         client.new_data(sensor_id, sk, root=ROOT, sidekey=SIDEKEY, time=0)
@@ -279,13 +299,26 @@ def test_new_data_needs_id_and_key(client, sensor_id, sk, field):
 @pytest.mark.parametrize(
     ("endpoint", "api", "new_data_url"),
     [
-        ("https://api.marketplace.tangle.works/newData", "https://api.marketplace.tangle.works",
-         "https://api.marketplace.tangle.works/newData"),
-        ("https://us-central1-dm.cloudfunctions.net/newData/", "https://us-central1-dm.cloudfunctions.net",
-         "https://us-central1-dm.cloudfunctions.net/newData"),
-        ("http://10.0.0.2:5000/dm/us-central1/newData", "http://10.0.0.2:5000/dm/us-central1",
-         "http://10.0.0.2:5000/dm/us-central1/newData"),
-        ("https://mp.example/api/storeData", "https://mp.example/api", "https://mp.example/api/storeData"),
+        (
+            "https://api.marketplace.tangle.works/newData",
+            "https://api.marketplace.tangle.works",
+            "https://api.marketplace.tangle.works/newData",
+        ),
+        (
+            "https://us-central1-dm.cloudfunctions.net/newData/",
+            "https://us-central1-dm.cloudfunctions.net",
+            "https://us-central1-dm.cloudfunctions.net/newData",
+        ),
+        (
+            "http://10.0.0.2:5000/dm/us-central1/newData",
+            "http://10.0.0.2:5000/dm/us-central1",
+            "http://10.0.0.2:5000/dm/us-central1/newData",
+        ),
+        (
+            "https://mp.example/api/storeData",
+            "https://mp.example/api",
+            "https://mp.example/api/storeData",
+        ),
         ("https://mp.example", "https://mp.example", "https://mp.example"),
     ],
 )
@@ -371,20 +404,35 @@ def device(**changes: Any) -> dict[str, Any]:
 def test_new_device(client, rsps):
     cleaned = {**device(), "lat": 40.0, "lon": 20.0}
     expected = {"apiKey": API_KEY, "id": "star-wars", "device": cleaned}
-    rsps.post(API + "/newDevice", json={"success": True, "sk": "96df3aed4098f790"},
-              match=[matchers.json_params_matcher(expected)])
+    rsps.post(
+        API + "/newDevice",
+        json={"success": True, "sk": "96df3aed4098f790"},
+        match=[matchers.json_params_matcher(expected)],
+    )
     assert client.new_device(API_KEY, device()) == "96df3aed4098f790"
 
 
 @pytest.mark.parametrize(
     ("status", "answer", "error", "text"),
     [
-        (200, {"error": "Device with ID star-wars already exists. Please specify new unique ID"},
-         MarketplaceRejectedError, "already exists"),
-        (200, {"error": "You have too many devices. Please delete one to clear space"},
-         MarketplaceRejectedError, "too many devices"),
-        (403, {"error": "Cannot read property 'uid' of undefined"}, MarketplaceRejectedError,
-         "uid"),
+        (
+            200,
+            {"error": "Device with ID star-wars already exists. Please specify new unique ID"},
+            MarketplaceRejectedError,
+            "already exists",
+        ),
+        (
+            200,
+            {"error": "You have too many devices. Please delete one to clear space"},
+            MarketplaceRejectedError,
+            "too many devices",
+        ),
+        (
+            403,
+            {"error": "Cannot read property 'uid' of undefined"},
+            MarketplaceRejectedError,
+            "uid",
+        ),
         (200, {"success": True}, InvalidMarketplaceResponseError, "devices(user_id, api_key)"),
         (200, {"success": True, "sk": 7}, InvalidMarketplaceResponseError, "'sk'"),
         (503, {"error": "down"}, MarketplaceUnavailableError, "down"),
@@ -416,8 +464,11 @@ def test_devices_all(client, rsps):
 
 def test_devices_of_a_user(client, rsps):
     listed = [{"sensorId": "star-wars", "sk": "IHOHDLGKDLSJJA"}]
-    rsps.get(API + "/devices", json=listed,
-             match=[matchers.query_param_matcher({"userId": USER, "apiKey": API_KEY})])
+    rsps.get(
+        API + "/devices",
+        json=listed,
+        match=[matchers.query_param_matcher({"userId": USER, "apiKey": API_KEY})],
+    )
     assert client.devices(USER, API_KEY) == listed
 
 
@@ -436,8 +487,9 @@ def test_devices_bad_answers_are_not_echoed(client, rsps, answer):
     assert info.value.text is None and secret_free(info.value, API_KEY, "SECRETSK")
 
 
-@pytest.mark.parametrize(("user_id", "api_key", "field"),
-                         [(USER, None, "api_key"), (None, API_KEY, "user_id")])
+@pytest.mark.parametrize(
+    ("user_id", "api_key", "field"), [(USER, None, "api_key"), (None, API_KEY, "user_id")]
+)
 def test_devices_needs_both_or_neither(client, user_id, api_key, field):
     with pytest.raises(InvalidInputError) as info:
         client.devices(user_id, api_key)
@@ -464,15 +516,21 @@ def test_connection_error_message_and_traceback_hold_no_api_key():
 
 
 def test_delete_device(client, rsps):
-    rsps.delete(API + "/delete", json={"success": True},
-                match=[matchers.json_params_matcher({"apiKey": API_KEY, "deviceId": "star-wars"})])
+    rsps.delete(
+        API + "/delete",
+        json={"success": True},
+        match=[matchers.json_params_matcher({"apiKey": API_KEY, "deviceId": "star-wars"})],
+    )
     assert client.delete_device(API_KEY, "star-wars") is None
 
 
-@pytest.mark.parametrize(("status", "answer"), [
-    (403, {"error": "You don't have permission to delete this device"}),
-    (200, {"success": False}),
-])
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        (403, {"error": "You don't have permission to delete this device"}),
+        (200, {"success": False}),
+    ],
+)
 def test_delete_device_refused(client, rsps, status, answer):
     rsps.delete(API + "/delete", status=status, json=answer)
     with pytest.raises(MarketplaceRejectedError) as info:
@@ -502,17 +560,31 @@ def test_user_bad_answer_is_not_echoed(client, rsps):
     assert secret_free(info.value, API_KEY)
 
 
-@pytest.mark.parametrize(("status", "answer"), [
-    (200, {"success": True}), (201, {"messageId": "8588a537"}), (200, {"messageId": "8588a537"}),
-])
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        (200, {"success": True}),
+        (201, {"messageId": "8588a537"}),
+        (200, {"messageId": "8588a537"}),
+    ],
+)
 def test_wallet(client, rsps, status, answer):
-    rsps.post(API + "/wallet", status=status, json=answer,
-              match=[matchers.json_params_matcher({"userId": USER})])
+    rsps.post(
+        API + "/wallet",
+        status=status,
+        json=answer,
+        match=[matchers.json_params_matcher({"userId": USER})],
+    )
     assert client.wallet(USER) is None
 
 
-@pytest.mark.parametrize(("answer", "error"), [({"success": False}, MarketplaceRejectedError),
-                                               ({"messageId": 3}, InvalidMarketplaceResponseError)])
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"success": False}, MarketplaceRejectedError),
+        ({"messageId": 3}, InvalidMarketplaceResponseError),
+    ],
+)
 def test_wallet_failures(client, rsps, answer, error):
     rsps.post(API + "/wallet", json=answer)
     with pytest.raises(error):
@@ -527,16 +599,22 @@ def test_wallet_not_retried(client, rsps, sleeps):
 
 
 def test_purchase_stream(client, rsps):
-    rsps.post(API + "/purchaseStream", json={"success": True},
-              match=[matchers.json_params_matcher({"userId": USER, "deviceId": "star-wars"})])
+    rsps.post(
+        API + "/purchaseStream",
+        json={"success": True},
+        match=[matchers.json_params_matcher({"userId": USER, "deviceId": "star-wars"})],
+    )
     assert client.purchase_stream(USER, "star-wars") is None
 
 
-@pytest.mark.parametrize(("status", "answer", "error"), [
-    (200, {"error": "Not enough funds in your wallet."}, MarketplaceRejectedError),
-    (403, {"error": "Transaction is Invalid"}, MarketplaceRejectedError),
-    (500, {"error": "internal"}, MarketplaceUnavailableError),
-])
+@pytest.mark.parametrize(
+    ("status", "answer", "error"),
+    [
+        (200, {"error": "Not enough funds in your wallet."}, MarketplaceRejectedError),
+        (403, {"error": "Transaction is Invalid"}, MarketplaceRejectedError),
+        (500, {"error": "internal"}, MarketplaceUnavailableError),
+    ],
+)
 def test_purchase_stream_failures_are_not_retried(client, rsps, sleeps, status, answer, error):
     rsps.post(API + "/purchaseStream", status=status, json=answer)
     with pytest.raises(error) as info:
@@ -549,8 +627,11 @@ def packet(t: int, **extra: Any) -> dict[str, Any]:
 
 
 def test_stream_first_page(client, rsps):
-    rsps.get(API + "/stream", json=[packet(2000, messageId="eae8d76f"), packet(1000)],
-             match=[matchers.query_param_matcher({"deviceId": "star-wars", "userId": USER})])
+    rsps.get(
+        API + "/stream",
+        json=[packet(2000, messageId="eae8d76f"), packet(1000)],
+        match=[matchers.query_param_matcher({"deviceId": "star-wars", "userId": USER})],
+    )
     assert client.stream("star-wars", USER) == [
         StreamPacket(2000, trytes("R2000"), trytes("K2000")),
         StreamPacket(1000, trytes("R1000"), trytes("K1000")),
@@ -558,9 +639,13 @@ def test_stream_first_page(client, rsps):
 
 
 def test_stream_page_before_a_time(client, rsps):
-    rsps.get(API + "/stream", json=[],
-             match=[matchers.query_param_matcher(
-                 {"deviceId": "d", "userId": USER, "time": "1550053854946"})])
+    rsps.get(
+        API + "/stream",
+        json=[],
+        match=[
+            matchers.query_param_matcher({"deviceId": "d", "userId": USER, "time": "1550053854946"})
+        ],
+    )
     assert client.stream("d", USER, 1550053854946) == []
 
 
@@ -604,8 +689,11 @@ def test_iter_stream_pages_by_smallest_time(client, rsps):
         query = {"deviceId": "d", "userId": USER}
         if cursor is not None:
             query["time"] = str(cursor)
-        rsps.get(API + "/stream", json=[packet(t) for t in page],
-                 match=[matchers.query_param_matcher(query)])
+        rsps.get(
+            API + "/stream",
+            json=[packet(t) for t in page],
+            match=[matchers.query_param_matcher(query)],
+        )
     assert [p.time for p in client.iter_stream("d", USER)] == times
     assert len(rsps.calls) == 3
 

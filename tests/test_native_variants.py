@@ -42,7 +42,8 @@ CHECK = textwrap.dedent(
         ch = Channel("ABC" * 27, 2, "restricted", "KEY")
         msg = ch.create_message("HELLO" * 40)
         parsed = parse_message(msg.payload, msg.root, "KEY").message
-        return c.squeeze(486), hash_chains(segments, counts, 27), msg, parsed, search_nonce(trits, 6)[0]
+        nonce = search_nonce(trits, 6)[0]
+        return c.squeeze(486), hash_chains(segments, counts, 27), msg, parsed, nonce
 
     _backend.set_native(kernel)
     native = run()
@@ -54,19 +55,34 @@ CHECK = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(COMPILER is None or not SOURCE.exists(), reason="needs a C compiler and the source tree")
+@pytest.mark.skipif(
+    COMPILER is None or not SOURCE.exists(), reason="needs a C compiler and the source tree"
+)
 def test_portable_kernel_matches_pure_python(tmp_path):
     target = tmp_path / ("_native" + sysconfig.get_config_var("EXT_SUFFIX"))
     subprocess.run(
         [
-            COMPILER, "-O2", "-std=c99", "-shared", "-fPIC", "-pthread",
-            "-DCURLKERNEL_NO_VECTOR_EXT", "-DCURLKERNEL_NO_DISPATCH",
-            f"-I{sysconfig.get_paths()['include']}", str(SOURCE), "-o", str(target),
+            COMPILER,
+            "-O2",
+            "-std=c99",
+            "-shared",
+            "-fPIC",
+            "-pthread",
+            "-DCURLKERNEL_NO_VECTOR_EXT",
+            "-DCURLKERNEL_NO_DISPATCH",
+            f"-I{sysconfig.get_paths()['include']}",
+            str(SOURCE),
+            "-o",
+            str(target),
         ],
         check=True,
     )
     result = subprocess.run(
-        [sys.executable, "-c", CHECK, str(target)], capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", CHECK, str(target)],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")

@@ -239,10 +239,16 @@ def test_transient_statuses_are_retried_then_raised(mock, client, delays, status
 def test_jitter_shortens_the_wait(mock, delays):
     for _ in range(2):
         answer(mock, status=503)
-    with NodeClient(URL, retry_policy=RetryPolicy(attempts=2, base_delay=1.0, jitter=0.5),
-                    sleep=delays.append, rng=lambda: 1.0) as c:
-        with pytest.raises(NodeUnavailableError):
-            c.get_node_info()
+    with (
+        NodeClient(
+            URL,
+            retry_policy=RetryPolicy(attempts=2, base_delay=1.0, jitter=0.5),
+            sleep=delays.append,
+            rng=lambda: 1.0,
+        ) as c,
+        pytest.raises(NodeUnavailableError),
+    ):
+        c.get_node_info()
     assert delays == [0.5]
 
 
@@ -349,8 +355,13 @@ def test_arguments_are_checked_before_sending(mock, client, call, field, error):
 @pytest.mark.parametrize(
     "url",
     [
-        "ftp://node.test", "node.test:14265", "http://", "http://:14265",
-        "http://node.test:99999", 14265, "",
+        "ftp://node.test",
+        "node.test:14265",
+        "http://",
+        "http://:14265",
+        "http://node.test:99999",
+        14265,
+        "",
     ],
 )
 def test_bad_url(url):
@@ -462,7 +473,7 @@ def test_attach_bad_arguments(mock, client, kwargs, field):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server wants
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.seen.append((dict(self.headers), json.loads(body)))
         self.server.behave(self)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from iota_publisher.drivers import Reading
+
 from iota_publisher.errors import ConfigError, InvalidInputError
 from iota_publisher.payload import FieldMap, UnitError, convert
 
@@ -57,32 +57,47 @@ READINGS = {
 
 
 def test_mapping_with_conversion_scale_offset_and_rounding():
-    fm = FieldMap.from_config([
-        {"id": "temp", "sensor": "outside", "reading": "temperature", "unit": "F", "round": 1},
-        {"id": "press", "reading": "pressure", "unit": "inHg", "round": 2},
-        {"id": "co2", "reading": "co2"},
-        {"id": "adjusted", "sensor": "inside", "reading": "temperature", "scale": 2, "offset": -1},
-        {"id": "status", "reading": "status"},
-        {"id": "count", "reading": "count"},
-        {"id": "rounded", "sensor": "outside", "reading": "temperature", "round": 0},
-    ])
+    fm = FieldMap.from_config(
+        [
+            {"id": "temp", "sensor": "outside", "reading": "temperature", "unit": "F", "round": 1},
+            {"id": "press", "reading": "pressure", "unit": "inHg", "round": 2},
+            {"id": "co2", "reading": "co2"},
+            {
+                "id": "adjusted",
+                "sensor": "inside",
+                "reading": "temperature",
+                "scale": 2,
+                "offset": -1,
+            },
+            {"id": "status", "reading": "status"},
+            {"id": "count", "reading": "count"},
+            {"id": "rounded", "sensor": "outside", "reading": "temperature", "round": 0},
+        ]
+    )
     result = fm.apply(READINGS)
     assert result.complete
     assert result.data == {
-        "temp": 70.6, "press": 29.92, "co2": 612, "adjusted": 37.0, "status": "ok", "count": 7,
+        "temp": 70.6,
+        "press": 29.92,
+        "co2": 612,
+        "adjusted": 37.0,
+        "status": "ok",
+        "count": 7,
         "rounded": 21,
     }
     assert isinstance(result.data["co2"], int) and isinstance(result.data["rounded"], int)
 
 
 def test_missing_and_bad_readings_are_reported_not_published():
-    fm = FieldMap.from_config([
-        {"id": "temp", "reading": "temperature"},  # two sensors give it
-        {"id": "hum", "reading": "humidity"},  # nobody gives it
-        {"id": "text", "reading": "status", "scale": 2},  # text cannot be scaled
-        {"id": "bad", "sensor": "outside", "reading": "pressure", "unit": "C"},
-        {"id": "co2", "reading": "co2"},
-    ])
+    fm = FieldMap.from_config(
+        [
+            {"id": "temp", "reading": "temperature"},  # two sensors give it
+            {"id": "hum", "reading": "humidity"},  # nobody gives it
+            {"id": "text", "reading": "status", "scale": 2},  # text cannot be scaled
+            {"id": "bad", "sensor": "outside", "reading": "pressure", "unit": "C"},
+            {"id": "co2", "reading": "co2"},
+        ]
+    )
     result = fm.apply(READINGS)
     assert result.data == {"co2": 612}
     assert set(result.problems) == {"temp", "hum", "text", "bad"}
@@ -107,7 +122,10 @@ DEVICE_FIELDS = [
 
 def test_device_fields_supply_units_and_are_checked():
     fm = FieldMap.from_config(
-        [{"id": "temp", "sensor": "inside", "reading": "temperature"}, {"id": "co2", "reading": "co2"}],
+        [
+            {"id": "temp", "sensor": "inside", "reading": "temperature"},
+            {"id": "co2", "reading": "co2"},
+        ],
         DEVICE_FIELDS,
     )
     assert fm.apply(READINGS).data == {"temp": pytest.approx(66.2), "co2": 612}

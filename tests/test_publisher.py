@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from iota_publisher.testing import FakeMarketplace, FakeNode
 from iota_publisher.config import Config, load_config, redact
 from iota_publisher.errors import (
     ConfigError,
@@ -20,6 +19,7 @@ from iota_publisher.errors import (
 from iota_publisher.fetch import fetch_channel, fetch_message, fetch_stream
 from iota_publisher.publisher import Publisher
 from iota_publisher.store import Store, StoreLockedError
+from iota_publisher.testing import FakeMarketplace, FakeNode
 from iota_publisher.trinary import trytes_to_ascii
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,14 +59,23 @@ class TestConfig:
     def test_template_config_is_valid_and_debug_by_default(self):
         cfg = load_config(ROOT / "config.example.json")
         assert cfg.debug is True and cfg.sensor_id == "my-weather-station"
-        assert (cfg.mode, cfg.security, cfg.mwm, cfg.depth, cfg.pow) == ("restricted", 2, 9, 3, "local")
+        assert (cfg.mode, cfg.security, cfg.mwm, cfg.depth, cfg.pow) == (
+            "restricted",
+            2,
+            9,
+            3,
+            "local",
+        )
         assert cfg.state_dir == (ROOT / "state")
 
     def test_secret_never_in_repr_or_redacted(self, tmp_path):
         cfg = make_config(tmp_path, secretKey="TOPSECRET")
         assert "TOPSECRET" not in repr(cfg)
         assert "TOPSECRET" not in json.dumps(cfg.redacted())
-        assert redact({"sk": "x", "a": [{"secretKey": "y"}]}) == {"sk": "***", "a": [{"secretKey": "***"}]}
+        assert redact({"sk": "x", "a": [{"secretKey": "y"}]}) == {
+            "sk": "***",
+            "a": [{"secretKey": "***"}],
+        }
 
     @pytest.mark.parametrize(
         "change, field",
@@ -210,7 +219,10 @@ class TestOutages:
         assert fetch_message(node, result.root, result.side_key) is not None
 
     def test_restart_resends_byte_for_byte(self, tmp_path, node, market):
-        node.fail("get_transactions_to_approve", NodeUnavailableError("down", command="getTransactionsToApprove"))
+        node.fail(
+            "get_transactions_to_approve",
+            NodeUnavailableError("down", command="getTransactionsToApprove"),
+        )
         cfg = make_config(tmp_path)
         with publisher(cfg, node, market) as pub:
             with pytest.raises(NodeUnavailableError):
@@ -303,7 +315,10 @@ class TestOverHTTP:
             assert [r["packet"]["time"] for r in services.marketplace.registered] == [
                 1_550_000_000_000 + i for i in range(3)
             ]
-            with NodeClient(services.node_url) as node, MarketplaceClient(services.api_url) as market:
+            with (
+                NodeClient(services.node_url) as node,
+                MarketplaceClient(services.api_url) as market,
+            ):
                 packets = list(fetch_stream(market, node, "sensor-1", "buyer"))
         assert [p.data for p in packets] == [{"n": 2}, {"n": 1}, {"n": 0}]
         assert packets[-1].next_root == results[1].root

@@ -42,14 +42,27 @@ def sandbox(tmp_path):
 
 def call(url: str, body: object, *, header: bool = True, data: bytes | None = None):
     """One raw request: ``(status, answer)``."""
-    response = requests.post(url, json=None if data is not None else body, data=data,
-                             headers=HEADERS if header else {}, timeout=30)
+    response = requests.post(
+        url,
+        json=None if data is not None else body,
+        data=data,
+        headers=HEADERS if header else {},
+        timeout=30,
+    )
     return response.status_code, response.json()
 
 
-def bundle(message: str = "HELLO", address: str = ADDRESS_A, tag: str = "SANDBOX", *,
-           mwm: int = MWM, trunk: str = NULL, branch: str = NULL,
-           timestamp: int = NOW, now_ms: int | None = None) -> list[str]:
+def bundle(
+    message: str = "HELLO",
+    address: str = ADDRESS_A,
+    tag: str = "SANDBOX",
+    *,
+    mwm: int = MWM,
+    trunk: str = NULL,
+    branch: str = NULL,
+    timestamp: int = NOW,
+    now_ms: int | None = None,
+) -> list[str]:
     """An attached zero-value bundle, tail first."""
     raw = build_bundle(address, message, tag, timestamp=timestamp)
     clock = (lambda: now_ms) if now_ms is not None else None
@@ -120,17 +133,20 @@ def test_store_and_every_read_command(sandbox):
         assert info["tips"] == 1
         assert node.get_transactions_to_approve(3) == (tail, tail)
 
-    _, answer = call(url, {"command": "getInclusionStates", "transactions": [tail, "C" * 81],
-                           "tips": [tail]})
+    _, answer = call(
+        url, {"command": "getInclusionStates", "transactions": [tail, "C" * 81], "tips": [tail]}
+    )
     assert answer["states"] == [True, False]
-    _, answer = call(url, {"command": "getBalances", "addresses": [add_checksum(ADDRESS_A)],
-                           "threshold": 100})
+    _, answer = call(
+        url, {"command": "getBalances", "addresses": [add_checksum(ADDRESS_A)], "threshold": 100}
+    )
     assert answer["balances"] == ["0"] and answer["milestoneIndex"] == 1
     assert answer["references"] == [tail]
     _, answer = call(url, {"command": "wereAddressesSpentFrom", "addresses": [ADDRESS_A]})
     assert answer["states"] == [False]
-    _, answer = call(url, {"command": "getTransactionsToApprove", "depth": 3,
-                           "reference": "C" * 81})
+    _, answer = call(
+        url, {"command": "getTransactionsToApprove", "depth": 3, "reference": "C" * 81}
+    )
     assert answer["error"] == "reference transaction not found"
     _, answer = call(url, {"command": "getTransactionsToApprove", "depth": 99})
     assert answer["error"].startswith("Invalid depth input")
@@ -148,8 +164,11 @@ def test_find_transactions_intersects_keys(sandbox):
         assert node.find_transactions(tags=["RED"]) == [h1, h2]
         assert node.find_transactions(addresses=[ADDRESS_A], tags=["RED"]) == [h1]
         assert node.find_transactions(addresses=[ADDRESS_B], tags=["BLUE"]) == []
-        assert node.find_transactions(addresses=[ADDRESS_A, ADDRESS_B], tags=["RED", "BLUE"]) \
-            == [h1, h2, h3]
+        assert node.find_transactions(addresses=[ADDRESS_A, ADDRESS_B], tags=["RED", "BLUE"]) == [
+            h1,
+            h2,
+            h3,
+        ]
         assert node.find_transactions(approvees=[NULL], tags=["BLUE"]) == [h3]
     url = sandbox.node_url
     _, answer = call(url, {"command": "findTransactions", "tags": ["RED"]})  # unpadded
@@ -175,8 +194,9 @@ def test_attach_to_tangle_checks(sandbox):
     assert status == 400 and answer["error"].startswith("Invalid minWeightMagnitude input")
     status, answer = call(url, {**base, "minWeightMagnitude": MWM, "trytes": ["ABC"]})
     assert status == 400 and answer["error"].startswith("Invalid trytes input")
-    status, answer = call(url, {**base, "trunkTransaction": "x", "minWeightMagnitude": MWM,
-                                "trytes": raw})
+    status, answer = call(
+        url, {**base, "trunkTransaction": "x", "minWeightMagnitude": MWM, "trytes": raw}
+    )
     assert status == 400 and answer["error"].startswith("Invalid trunkTransaction input")
 
 
@@ -250,8 +270,10 @@ def test_concurrent_clients(sandbox):
     url = sandbox.node_url
     letters = "ABCDEF"
     whole = [bundle(f"WHOLE{c}", tag=f"T{c}") for c in letters]
-    halves = [attach_to_tangle(NULL, NULL, MWM, build_bundle(ADDRESS_B, "H" * 3000 + c,
-                                                             timestamp=NOW)) for c in letters[:3]]
+    halves = [
+        attach_to_tangle(NULL, NULL, MWM, build_bundle(ADDRESS_B, "H" * 3000 + c, timestamp=NOW))
+        for c in letters[:3]
+    ]
     jobs = [list(b) for b in whole] + [[t] for pair in halves for t in pair]
     barrier = threading.Barrier(len(jobs))
     errors: list[BaseException] = []
@@ -313,8 +335,12 @@ def _device(device_id: str, **overrides) -> dict:
 def test_new_data_contract(sandbox):
     device_id, sk = sandbox.create_demo_device()
     packet = {"root": "R" * 81, "sidekey": "S" * 81, "time": 5}
-    for body in ({}, {"id": device_id, "sk": sk}, {"id": device_id, "packet": packet},
-                 {"sk": sk, "packet": packet}):
+    for body in (
+        {},
+        {"id": device_id, "sk": sk},
+        {"id": device_id, "packet": packet},
+        {"sk": sk, "packet": packet},
+    ):
         status, answer = call(sandbox.endpoint, body)
         assert (status, answer) == (400, {"error": "Ensure all fields are included"}), body
     status, answer = call(sandbox.endpoint, {"id": "nope", "sk": sk, "packet": packet})
@@ -323,8 +349,10 @@ def test_new_data_contract(sandbox):
     assert status == 403 and "WRONG" not in answer["error"]
     status, answer = call(sandbox.endpoint, {"id": device_id, "sk": sk, "packet": packet})
     assert (status, answer) == (200, {"success": True})
-    with MarketplaceClient.from_endpoint(sandbox.endpoint) as market, \
-            pytest.raises(InvalidSecretKeyError):
+    with (
+        MarketplaceClient.from_endpoint(sandbox.endpoint) as market,
+        pytest.raises(InvalidSecretKeyError),
+    ):
         market.new_data(device_id, "WRONG", root="R" * 81, sidekey="S" * 81, time=6)
 
 
@@ -357,11 +385,14 @@ def test_devices_keys_limit_and_delete(sandbox):
             market.new_data("dev-0", keys["dev-0"], root="R" * 81, sidekey="S" * 81, time=1)
         assert market.new_device(other_key, _device("theirs")) != keys["dev-1"]
     # the server checks devices as the blueprint says (the client checks first, so go raw)
-    status, answer = call(f"{sandbox.api_url}/newDevice", {
-        "apiKey": sandbox.api_key, "id": "9bad", "device": _device("9bad")})
+    status, answer = call(
+        f"{sandbox.api_url}/newDevice",
+        {"apiKey": sandbox.api_key, "id": "9bad", "device": _device("9bad")},
+    )
     assert status == 400 and "sensorId" in answer["error"]
-    status, answer = call(f"{sandbox.api_url}/newDevice", {
-        "apiKey": "wrong", "id": "fine", "device": _device("fine")})
+    status, answer = call(
+        f"{sandbox.api_url}/newDevice", {"apiKey": "wrong", "id": "fine", "device": _device("fine")}
+    )
     assert status == 403 and answer["error"] == "Invalid API key"
 
 
@@ -387,8 +418,11 @@ def test_stream_purchase_and_wallet(sandbox):
         assert len(wallet["seed"]) == 81 and len(wallet["address"]) == 81
         assert wallet["keyIndex"] == 0
 
-        pages = [market.stream(device_id, user), market.stream(device_id, user, 1025),
-                 market.stream(device_id, user, 1005)]
+        pages = [
+            market.stream(device_id, user),
+            market.stream(device_id, user, 1025),
+            market.stream(device_id, user, 1005),
+        ]
         assert [len(p) for p in pages] == [20, 20, 5]
         assert [p.time for p in pages[0]] == list(range(1044, 1024, -1))
         assert [p.time for p in market.iter_stream(device_id, user)] == list(range(1044, 999, -1))
@@ -406,8 +440,7 @@ def test_stream_purchase_and_wallet(sandbox):
             market.purchase_stream(user, "no-such-device")
     status, answer = call(f"{sandbox.api_url}/stream?deviceId=x", None, data=b"")
     assert status == 405
-    answer = requests.get(f"{sandbox.api_url}/stream", params={"deviceId": device_id},
-                          timeout=30)
+    answer = requests.get(f"{sandbox.api_url}/stream", params={"deviceId": device_id}, timeout=30)
     assert answer.status_code == 400
 
 
@@ -448,9 +481,11 @@ def test_end_to_end_agent_publishes_and_the_buyer_reads_it_back(tmp_path):
         assert Path(config["stateDir"]).is_relative_to((tmp_path / "sandbox").resolve())
         assert config_path.stat().st_mode & 0o777 == 0o600
 
-        agent = Agent(config_path, publisher_factory=RecordingPublisher,
-                      driver_factory=lambda name, options: RecordingDriver(
-                          create_driver(name, options)))
+        agent = Agent(
+            config_path,
+            publisher_factory=RecordingPublisher,
+            driver_factory=lambda name, options: RecordingDriver(create_driver(name, options)),
+        )
         assert agent.run(count=3) == 0
 
         with MarketplaceClient(sb.api_url) as market, NodeClient(sb.node_url) as node:
@@ -463,7 +498,7 @@ def test_end_to_end_agent_publishes_and_the_buyer_reads_it_back(tmp_path):
 
     assert len(enqueued) == len(readings) == 3
     assert [(p.time, p.data) for p in reversed(fetched)] == enqueued
-    for (_time, data), station in zip(enqueued, readings):
+    for (_time, data), station in zip(enqueued, readings, strict=True):
         assert data == {
             "temperature": round(station["temperature"].value, 1),
             "humidity": round(station["humidity"].value),
@@ -478,9 +513,23 @@ def test_end_to_end_agent_publishes_and_the_buyer_reads_it_back(tmp_path):
 def test_cli_sandbox_runs_and_stops_on_sigterm(tmp_path):
     config = tmp_path / "cfg.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iota_publisher", "sandbox", "--port", "0", "--mwm", "5",
-         "--data", str(tmp_path / "data"), "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "iota_publisher",
+            "sandbox",
+            "--port",
+            "0",
+            "--mwm",
+            "5",
+            "--data",
+            str(tmp_path / "data"),
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONWARNINGS": "error"},
     )
     killer = threading.Timer(30, proc.kill)
@@ -513,6 +562,7 @@ def test_cli_sandbox_runs_and_stops_on_sigterm(tmp_path):
 
 def test_cli_sandbox_refuses_a_busy_data_directory(tmp_path):
     with Sandbox(tmp_path / "data"):
-        result = CliRunner().invoke(main, ["sandbox", "--port", "0", "--data",
-                                           str(tmp_path / "data")])
+        result = CliRunner().invoke(
+            main, ["sandbox", "--port", "0", "--data", str(tmp_path / "data")]
+        )
     assert result.exit_code == 1 and "another sandbox" in result.output

@@ -1,12 +1,13 @@
-"""Transactions, bundles and local proof of work, against @iota/core, @iota/transaction(-converter)."""
+"""Transactions, bundles and local proof of work, against @iota/core and
+@iota/transaction(-converter)."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-
 from conftest import NATIVE, load_vectors
+
 from iota_publisher import _backend
 from iota_publisher.errors import InvalidInputError
 from iota_publisher.pow import attach_to_tangle, nonce_for, search_nonce
@@ -94,7 +95,9 @@ class TestBuildBundleArguments:
         with pytest.raises(InvalidInputError, match="checksum"):
             build_bundle("A" * 90, "", "TAG", 1)
         address = "A" * 81
-        assert build_bundle(add_checksum(address), "", "TAG", 1) == build_bundle(address, "", "TAG", 1)
+        assert build_bundle(add_checksum(address), "", "TAG", 1) == build_bundle(
+            address, "", "TAG", 1
+        )
 
     def test_default_tag_and_fragments(self):
         trytes = build_bundle("A" * 81, "M" * 4000, timestamp=1_550_000_000)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from conftest import NATIVE
+
 from iota_publisher import _backend
 from iota_publisher.errors import InvalidInputError, InvalidTrytesError
 from iota_publisher.trinary import (

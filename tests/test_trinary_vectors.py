@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import load_vectors
+
 from iota_publisher.trinary import (
     Curl,
     Kerl,
     ascii_to_trytes,
     int_to_trits,
+    signing,
     trits_to_int,
     trits_to_trytes,
     trytes_to_ascii,
     trytes_to_trits,
 )
-from iota_publisher.trinary import signing
 
 
 def ids(cases, key):

@@ -254,7 +254,9 @@ class Channel:
                 raise InvalidInputError(f"channel state lacks {required!r}", field=required)
         mode = _check_mode(flat["mode"])
         side_key = flat.get("sideKey") or None
-        channel = cls(flat["seed"], flat["security"], mode, side_key if mode == "restricted" else None)
+        channel = cls(
+            flat["seed"], flat["security"], mode, side_key if mode == "restricted" else None
+        )
         if side_key and mode != "restricted":
             raise InvalidInputError(
                 f"channel state has a sideKey but mode {mode!r}; side keys are for restricted mode",
@@ -266,7 +268,8 @@ class Channel:
         channel._index = _check_count(flat["index"], "index", 0)
         if channel._index >= channel._count:
             raise InvalidInputError(
-                f"index {channel._index} is outside a tree of {channel._count} leaves", field="index"
+                f"index {channel._index} is outside a tree of {channel._count} leaves",
+                field="index",
             )
         next_root = flat.get("nextRoot")
         if next_root is not None:

@@ -36,7 +36,7 @@ def _parent(left: Node, right: Node | None) -> Node:
 class MerkleTree:
     """A tree of ``count`` leaves at subseed indexes ``start .. start+count-1``."""
 
-    __slots__ = ("start", "count", "security", "root")
+    __slots__ = ("count", "root", "security", "start")
 
     def __init__(self, seed: Sequence[int], start: int, count: int, security: int) -> None:
         self.start = start

@@ -59,7 +59,9 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
     index, header_end = _decode(header, 0, "channel index")
     length, next_root_start = _decode(header, header_end, "message length")
     if length % 3:
-        raise MamParseError(f"MAM payload is malformed: message length {length} is not whole trytes")
+        raise MamParseError(
+            f"MAM payload is malformed: message length {length} is not whole trytes"
+        )
     message_start = next_root_start + HASH_LENGTH
     message_end = message_start + length
     if message_end + _NONCE_LENGTH > len(trits):

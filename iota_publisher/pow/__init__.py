@@ -11,10 +11,17 @@ from collections.abc import Callable, Sequence
 
 from .. import _backend
 from ..trinary._codec import int_to_trits, trits_to_trytes, trytes_to_trits, validate_trytes
-from ..trinary.transaction import MAX_TIMESTAMP_VALUE, TRANSACTION_LENGTH, OFFSETS, transaction_hash
+from ..trinary.transaction import MAX_TIMESTAMP_VALUE, OFFSETS, TRANSACTION_LENGTH, transaction_hash
 from ._search import LANES, PowTimeoutError, check_mwm, nonce_for, search_nonce
 
-__all__ = ["LANES", "PowTimeoutError", "attach_to_tangle", "backend_name", "nonce_for", "search_nonce"]
+__all__ = [
+    "LANES",
+    "PowTimeoutError",
+    "attach_to_tangle",
+    "backend_name",
+    "nonce_for",
+    "search_nonce",
+]
 
 backend_name = _backend.backend_name
 
@@ -71,7 +78,11 @@ def attach_to_tangle(
         if not any(_get(trits, "tag")):
             _set(trits, "tag", _get(trits, "obsolete_tag"))
         _set(trits, "attachment_timestamp", _int_trits(clock(), "attachment_timestamp"))
-        _set(trits, "attachment_timestamp_lower_bound", _int_trits(0, "attachment_timestamp_lower_bound"))
+        _set(
+            trits,
+            "attachment_timestamp_lower_bound",
+            _int_trits(0, "attachment_timestamp_lower_bound"),
+        )
         _set(
             trits,
             "attachment_timestamp_upper_bound",

@@ -23,7 +23,7 @@ from ..errors import InvalidInputError, PublisherError
 from ..trinary._codec import int_to_trits
 from ..trinary._curl import HASH_LENGTH, STATE_LENGTH, Curl, transform_sliced
 
-__all__ = ["PowTimeoutError", "LANES", "search_nonce"]
+__all__ = ["LANES", "PowTimeoutError", "search_nonce"]
 
 LANES = 256  # candidates per batch, fixed by the enumeration order
 NONCE_LENGTH = 81

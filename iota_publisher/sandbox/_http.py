@@ -58,7 +58,7 @@ def _handler(route: Route, max_body: int) -> type[BaseHTTPRequestHandler]:
         wbufsize = -1  # headers and body leave in one write (no Nagle/delayed-ACK stall)
         timeout = 120  # an idle keep-alive connection is dropped after this many seconds
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s %s", self.address_string(), format % args)
 
         def _send(self, status: int, body: Any) -> None:
@@ -111,16 +111,16 @@ def _handler(route: Route, max_body: int) -> type[BaseHTTPRequestHandler]:
             finally:
                 server.busy(self.request, False)
 
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        def do_GET(self) -> None:
             self._handle("GET")
 
-        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        def do_POST(self) -> None:
             self._handle("POST")
 
-        def do_DELETE(self) -> None:  # noqa: N802 - stdlib name
+        def do_DELETE(self) -> None:
             self._handle("DELETE")
 
-        def do_OPTIONS(self) -> None:  # noqa: N802 - stdlib name
+        def do_OPTIONS(self) -> None:
             self.send_response(204)
             for name, value in _CORS.items():
                 self.send_header(name, value)
@@ -136,8 +136,15 @@ class JsonServer(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True  # server_close() waits for the request threads
 
-    def __init__(self, host: str, port: int, route: Route, *, max_body: int = 1_000_000,
-                 name: str = "sandbox") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        route: Route,
+        *,
+        max_body: int = 1_000_000,
+        name: str = "sandbox",
+    ) -> None:
         self._connections: set[socket.socket] = set()
         self._busy: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -152,8 +159,9 @@ class JsonServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         # a short poll keeps stop() quick (shutdown() waits for the loop's next poll)
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name=self._name,
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, args=(0.05,), name=self._name, daemon=True
+        )
         self._thread.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:

@@ -13,15 +13,36 @@ __all__ = ["sandbox"]
 
 
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65534), default=14265, show_default=True,
-              help="The node's port; the marketplace takes the next one (0: any free ports).")
-@click.option("--mwm", type=click.IntRange(1, 20), default=9, show_default=True,
-              help="The node's minWeightMagnitude (proof of work it requires).")
-@click.option("--data", "data_dir", default="sandbox-data", show_default=True,
-              type=click.Path(file_okay=False), help="Where the state lives (delete it to reset).")
-@click.option("--config", "config_path", default="sandbox-config.json", show_default=True,
-              type=click.Path(dir_okay=False),
-              help="Where to write a ready config for the demo device.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65534),
+    default=14265,
+    show_default=True,
+    help="The node's port; the marketplace takes the next one (0: any free ports).",
+)
+@click.option(
+    "--mwm",
+    type=click.IntRange(1, 20),
+    default=9,
+    show_default=True,
+    help="The node's minWeightMagnitude (proof of work it requires).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    default="sandbox-data",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the state lives (delete it to reset).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    default="sandbox-config.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write a ready config for the demo device.",
+)
 def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
     """Run a local legacy IOTA node and Data Marketplace on 127.0.0.1.
 
@@ -57,8 +78,9 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
                 sb.market.purchase(sb.user_id, device_id)
                 written = sb.write_config(config_path)
             except (MarketError, ConfigError, OSError) as exc:
-                raise CliError(f"the sandbox could not set up its demo device: {exc}",
-                               EXIT_FAILURE) from exc
+                raise CliError(
+                    f"the sandbox could not set up its demo device: {exc}", EXIT_FAILURE
+                ) from exc
             echo = click.echo
             echo(f"iota-publisher sandbox (state in {data_dir}; delete it to reset)")
             echo(f"  node (legacy IRI API):  {sb.node_url}   minWeightMagnitude {mwm}")
@@ -68,8 +90,10 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
             echo(f"  wrote {written} (live, simulated weather station)")
             echo("try:")
             echo(f"  iota-publish run --config {written} --count 3")
-            echo(f"  iota-publish fetch --provider {sb.node_url} --device {device_id} "
-                 f"--user {sb.user_id} --api {sb.api_url}")
+            echo(
+                f"  iota-publish fetch --provider {sb.node_url} --device {device_id} "
+                f"--user {sb.user_id} --api {sb.api_url}"
+            )
             echo("Ctrl-C stops.", nl=True)
             sys.stdout.flush()
             while not stop.wait(0.5):

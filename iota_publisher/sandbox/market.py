@@ -235,8 +235,15 @@ class SandboxMarket:
             raise MarketError("Invalid API key")
         return row
 
-    def create_device(self, api_key: str, device_id: str, device: dict[str, Any],
-                      *, secret_key: str | None = None, seed: str | None = None) -> str:
+    def create_device(
+        self,
+        api_key: str,
+        device_id: str,
+        device: dict[str, Any],
+        *,
+        secret_key: str | None = None,
+        seed: str | None = None,
+    ) -> str:
         """Create a device for the owner of ``api_key``; return its secret key."""
         if not isinstance(device, dict):
             raise MarketError(MISSING, 400)
@@ -267,8 +274,16 @@ class SandboxMarket:
             conn.execute(
                 "INSERT INTO devices (id, owner, sk, seed, address, price, device, created_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (device_id, owner, sk, seed, device_address, price, json.dumps(clean),
-                 self._now_ms()),
+                (
+                    device_id,
+                    owner,
+                    sk,
+                    seed,
+                    device_address,
+                    price,
+                    json.dumps(clean),
+                    self._now_ms(),
+                ),
             )
         log.info("device %r created for user %r", device_id, owner)
         return sk
@@ -285,7 +300,9 @@ class SandboxMarket:
                 raise MarketError(f"device {device_id!r} belongs to another user")
             return device_id, row["sk"]
         sk = self.create_device(
-            DEMO_API_KEY, device_id, dict(DEMO_DEVICE, owner=DEMO_USER_ID),
+            DEMO_API_KEY,
+            device_id,
+            dict(DEMO_DEVICE, owner=DEMO_USER_ID),
             secret_key=derived_trytes("demo-device/sk", SECRET_KEY_LENGTH),
             seed=derived_trytes("demo-device/seed", 81),
         )
@@ -303,12 +320,13 @@ class SandboxMarket:
             if wallet_address is not None:
                 conn.execute(
                     "UPDATE users SET wallet_seed = ?, wallet_address = ? "
-                    "WHERE id = ? AND wallet_seed IS NULL", (seed, wallet_address, user_id),
+                    "WHERE id = ? AND wallet_seed IS NULL",
+                    (seed, wallet_address, user_id),
                 )
             conn.execute("UPDATE users SET balance = balance + ? WHERE id = ?", (amount, user_id))
-            balance = conn.execute(
-                "SELECT balance FROM users WHERE id = ?", (user_id,)
-            ).fetchone()[0]
+            balance = conn.execute("SELECT balance FROM users WHERE id = ?", (user_id,)).fetchone()[
+                0
+            ]
         log.info("wallet of user %r funded: balance %d", user_id, balance)
         return balance
 
@@ -325,8 +343,9 @@ class SandboxMarket:
             device = conn.execute("SELECT price FROM devices WHERE id = ?", (device_id,)).fetchone()
             if device is None:
                 raise MarketError(f"Unknown device {device_id!r}")
-            if conn.execute("SELECT 1 FROM purchases WHERE user_id = ? AND device_id = ?",
-                            (user_id, device_id)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM purchases WHERE user_id = ? AND device_id = ?", (user_id, device_id)
+            ).fetchone():
                 return
             price = device["price"]
             if user["wallet_seed"] is None:
@@ -334,17 +353,25 @@ class SandboxMarket:
             if user["balance"] < price:
                 raise MarketError(
                     f"Not enough funds: the stream costs {price}, the wallet holds "
-                    f"{user['balance']}", 200,
+                    f"{user['balance']}",
+                    200,
                 )
             conn.execute("UPDATE users SET balance = balance - ? WHERE id = ?", (price, user_id))
-            conn.execute("INSERT INTO purchases VALUES (?, ?, ?, ?)",
-                         (user_id, device_id, price, self._now_ms()))
+            conn.execute(
+                "INSERT INTO purchases VALUES (?, ?, ?, ?)",
+                (user_id, device_id, price, self._now_ms()),
+            )
         log.info("user %r bought the stream of %r for %d", user_id, device_id, price)
 
     def purchased(self, user_id: str, device_id: str) -> bool:
         with self.db.connect() as conn:
-            return conn.execute("SELECT 1 FROM purchases WHERE user_id = ? AND device_id = ?",
-                                (user_id, device_id)).fetchone() is not None
+            return (
+                conn.execute(
+                    "SELECT 1 FROM purchases WHERE user_id = ? AND device_id = ?",
+                    (user_id, device_id),
+                ).fetchone()
+                is not None
+            )
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -380,8 +407,13 @@ class SandboxMarket:
         if not isinstance(packet, dict) or not packet:
             raise MarketError(MISSING, 400)
         root, sidekey, t = packet.get("root"), packet.get("sidekey"), packet.get("time")
-        if not (is_trytes(root, 81) and is_trytes(sidekey, 81)
-                and isinstance(t, int) and not isinstance(t, bool) and t >= 0):
+        if not (
+            is_trytes(root, 81)
+            and is_trytes(sidekey, 81)
+            and isinstance(t, int)
+            and not isinstance(t, bool)
+            and t >= 0
+        ):
             raise MarketError(
                 f"{MISSING}: packet needs root and sidekey (81 trytes each) and time (ms)", 400
             )
@@ -391,8 +423,10 @@ class SandboxMarket:
                 raise MarketError(f"Device {device_id!r} does not exist")
             if not hmac.compare_digest(row["sk"].encode(), sk.encode()):
                 raise MarketError("The secret key is incorrect")
-            conn.execute("INSERT INTO packets (device_id, time, root, sidekey) VALUES (?, ?, ?, ?)",
-                         (device_id, t, root, sidekey))
+            conn.execute(
+                "INSERT INTO packets (device_id, time, root, sidekey) VALUES (?, ?, ?, ?)",
+                (device_id, t, root, sidekey),
+            )
         log.info("newData from %r: packet of %d", device_id, t)
         return {"success": True}
 
@@ -407,8 +441,9 @@ class SandboxMarket:
     @staticmethod
     def _public(row: sqlite3.Row, *, with_key: bool = False) -> dict[str, Any]:
         device = json.loads(row["device"])
-        device.update(sensorId=row["id"], owner=row["owner"], address=row["address"],
-                      price=row["price"])
+        device.update(
+            sensorId=row["id"], owner=row["owner"], address=row["address"], price=row["price"]
+        )
         if with_key:
             device["sk"] = row["sk"]
         return device
@@ -438,8 +473,11 @@ class SandboxMarket:
                 raise MarketError(f"Unknown device {device_id!r}")
             if row["owner"] != user["id"]:
                 raise MarketError("You don't have permission to delete this device")
-            for table, column in (("devices", "id"), ("packets", "device_id"),
-                                  ("purchases", "device_id")):
+            for table, column in (
+                ("devices", "id"),
+                ("packets", "device_id"),
+                ("purchases", "device_id"),
+            ):
                 conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (device_id,))
         log.info("device %r deleted", device_id)
         return {"success": True}
@@ -454,8 +492,12 @@ class SandboxMarket:
             raise MarketError("Unknown user")
         wallet = None
         if row["wallet_seed"] is not None:
-            wallet = {"seed": row["wallet_seed"], "balance": row["balance"],
-                      "address": row["wallet_address"], "keyIndex": row["key_index"]}
+            wallet = {
+                "seed": row["wallet_seed"],
+                "balance": row["balance"],
+                "address": row["wallet_address"],
+                "keyIndex": row["key_index"],
+            }
         return {"userId": row["id"], "numberOfDevices": row["device_limit"], "wallet": wallet}
 
     def _wallet(self, request: Request) -> dict[str, Any]:

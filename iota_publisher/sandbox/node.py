@@ -80,7 +80,8 @@ FUTURE_LIMIT = 2 * 3600  # seconds a timestamp may lie ahead of the node's clock
 _SQL_CHUNK = 500  # values per IN (...) clause
 _HASH_CACHE = 4096  # transaction hashes remembered (by trytes) between requests
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS transactions (
     hash                 TEXT PRIMARY KEY,
     address              TEXT NOT NULL,
@@ -108,9 +109,12 @@ CREATE INDEX IF NOT EXISTS transactions_branch ON transactions(branch);
 CREATE TABLE IF NOT EXISTS tips (hash TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
-INSERT OR IGNORE INTO meta VALUES ('milestone', '""" + NULL_HASH + """');
+INSERT OR IGNORE INTO meta VALUES ('milestone', '"""
+    + NULL_HASH
+    + """');
 INSERT OR IGNORE INTO meta VALUES ('milestone_index', '0');
 """
+)
 
 
 class ApiError(Exception):
@@ -159,8 +163,9 @@ def _require(request: dict[str, Any], name: str) -> Any:
     return request[name]
 
 
-def _strings(request: dict[str, Any], name: str, *, empty: bool = False,
-             limit: int = MAX_REQUEST_LIST) -> list[str]:
+def _strings(
+    request: dict[str, Any], name: str, *, empty: bool = False, limit: int = MAX_REQUEST_LIST
+) -> list[str]:
     values = _require(request, name)
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ApiError(f"Invalid {name} input: expected a list of tryte strings")
@@ -171,8 +176,9 @@ def _strings(request: dict[str, Any], name: str, *, empty: bool = False,
     return values
 
 
-def _hashes(request: dict[str, Any], name: str, *, empty: bool = False,
-            limit: int = MAX_REQUEST_LIST) -> list[str]:
+def _hashes(
+    request: dict[str, Any], name: str, *, empty: bool = False, limit: int = MAX_REQUEST_LIST
+) -> list[str]:
     values = _strings(request, name, empty=empty, limit=limit)
     for v in values:
         if not is_trytes(v, 81):
@@ -180,10 +186,12 @@ def _hashes(request: dict[str, Any], name: str, *, empty: bool = False,
     return values
 
 
-def _addresses(request: dict[str, Any], name: str = "addresses", *,
-               empty: bool = False) -> list[str]:
+def _addresses(
+    request: dict[str, Any], name: str = "addresses", *, empty: bool = False
+) -> list[str]:
     out = []
-    for v in _strings(request, name, empty=empty):
+    for given in _strings(request, name, empty=empty):
+        v = given
         if is_trytes(v, 90):
             try:
                 v = strip_checksum(v)
@@ -477,7 +485,8 @@ class SandboxNode:
                 for chunk in _chunks(tails)
                 for r in conn.execute(
                     "SELECT hash, current_index, bundle_ok FROM transactions "
-                    f"WHERE hash IN ({_marks(chunk)})", list(chunk),
+                    f"WHERE hash IN ({_marks(chunk)})",
+                    list(chunk),
                 )
             }
         for h in tails:
@@ -485,11 +494,15 @@ class SandboxNode:
                 raise ApiError(f"Invalid transaction, not a tail: {h}")
         for h in tails:
             if h not in rows:
-                return {"state": False,
-                        "info": f"tails are not solid (missing a referenced tx): {h}"}
+                return {
+                    "state": False,
+                    "info": f"tails are not solid (missing a referenced tx): {h}",
+                }
             if not rows[h]["bundle_ok"]:
-                return {"state": False,
-                        "info": f"tails are not consistent (bundle is incomplete or invalid): {h}"}
+                return {
+                    "state": False,
+                    "info": f"tails are not consistent (bundle is incomplete or invalid): {h}",
+                }
         return {"state": True}
 
     def _get_balances(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -552,7 +565,7 @@ class SandboxNode:
         stored = self._lookup(hashes, "hash")
         horizon = self._clock() + FUTURE_LIMIT
         out: dict[str, _Checked] = {}
-        for i, (t, h) in enumerate(zip(trytes, hashes)):
+        for i, (t, h) in enumerate(zip(trytes, hashes, strict=True)):
             if h in stored or h in out:
                 continue
             try:
@@ -594,9 +607,12 @@ class SandboxNode:
         """
         known: set[str] = set()
         for chunk in _chunks([c.hash for c in checked]):
-            known.update(r[0] for r in conn.execute(
-                f"SELECT hash FROM transactions WHERE hash IN ({_marks(chunk)})", list(chunk)
-            ))
+            known.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT hash FROM transactions WHERE hash IN ({_marks(chunk)})", list(chunk)
+                )
+            )
         groups: dict[str, list[_Checked]] = defaultdict(list)
         for c in checked:
             groups[c.tx.bundle].append(c)
@@ -613,23 +629,29 @@ class SandboxNode:
                 tails.append(next(c.hash for c in group if c.tx.current_index == 0))
                 continue
             links = {
-                r["hash"]: _Link(r["hash"], r["trytes"], r["current_index"], r["last_index"],
-                                 r["trunk"])
+                r["hash"]: _Link(
+                    r["hash"], r["trytes"], r["current_index"], r["last_index"], r["trunk"]
+                )
                 for r in conn.execute(
                     "SELECT hash, trytes, current_index, last_index, trunk FROM transactions "
-                    "WHERE bundle = ?", (bundle,),
+                    "WHERE bundle = ?",
+                    (bundle,),
                 )
             }
             for c in group:
-                links[c.hash] = _Link(c.hash, c.trytes, c.tx.current_index, c.tx.last_index,
-                                      c.tx.trunk_transaction)
+                links[c.hash] = _Link(
+                    c.hash, c.trytes, c.tx.current_index, c.tx.last_index, c.tx.trunk_transaction
+                )
             mine = {c.hash for c in group}
             for tail in [link for link in links.values() if link.current_index == 0]:
                 chain = [tail]
                 while chain[-1].current_index < tail.last_index:
                     nxt = links.get(chain[-1].trunk)
-                    if (nxt is None or nxt.current_index != chain[-1].current_index + 1
-                            or nxt.last_index != tail.last_index):
+                    if (
+                        nxt is None
+                        or nxt.current_index != chain[-1].current_index + 1
+                        or nxt.last_index != tail.last_index
+                    ):
                         break
                     chain.append(nxt)
                 complete = chain[-1].current_index == tail.last_index
@@ -646,8 +668,13 @@ class SandboxNode:
         except InvalidInputError as exc:
             raise ApiError(f"Invalid bundle {bundle}: {exc}") from exc
 
-    def _insert(self, conn: sqlite3.Connection, new: Sequence[_Checked], valid: set[str],
-                tails: Sequence[str]) -> None:
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        new: Sequence[_Checked],
+        valid: set[str],
+        tails: Sequence[str],
+    ) -> None:
         now = self._now_ms()
         for c in new:
             tx = c.tx
@@ -656,12 +683,28 @@ class SandboxNode:
                 "trunk, branch, current_index, last_index, value, timestamp, attachment_timestamp, "
                 "trytes, bundle_ok, stored_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (c.hash, tx.address, tx.bundle, tx.tag, tx.obsolete_tag, tx.trunk_transaction,
-                 tx.branch_transaction, tx.current_index, tx.last_index, tx.value, tx.timestamp,
-                 tx.attachment_timestamp, c.trytes, int(c.hash in valid), now),
+                (
+                    c.hash,
+                    tx.address,
+                    tx.bundle,
+                    tx.tag,
+                    tx.obsolete_tag,
+                    tx.trunk_transaction,
+                    tx.branch_transaction,
+                    tx.current_index,
+                    tx.last_index,
+                    tx.value,
+                    tx.timestamp,
+                    tx.attachment_timestamp,
+                    c.trytes,
+                    int(c.hash in valid),
+                    now,
+                ),
             )
-            conn.execute("DELETE FROM tips WHERE hash IN (?, ?)",
-                         (tx.trunk_transaction, tx.branch_transaction))
+            conn.execute(
+                "DELETE FROM tips WHERE hash IN (?, ?)",
+                (tx.trunk_transaction, tx.branch_transaction),
+            )
             approved = conn.execute(
                 "SELECT 1 FROM transactions WHERE trunk = ? OR branch = ? LIMIT 1", (c.hash, c.hash)
             ).fetchone()
@@ -676,5 +719,6 @@ class SandboxNode:
         if tails:  # every newly complete bundle is confirmed at once by a milestone: its tail
             _milestone, index = self._meta(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'milestone'", (tails[-1],))
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'milestone_index'",
-                         (str(index + 1),))
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'milestone_index'", (str(index + 1),)
+            )

@@ -93,11 +93,14 @@ class Sandbox:
             self._lock()
             self.node = SandboxNode(self.data_dir / NODE_DB, mwm=self.mwm)
             self.market = SandboxMarket(self.data_dir / MARKET_DB)
-            for port, service, name in ((self._ports[0], self.node, "node"),
-                                        (self._ports[1], self.market, "marketplace")):
+            for port, service, name in (
+                (self._ports[0], self.node, "node"),
+                (self._ports[1], self.market, "marketplace"),
+            ):
                 try:
-                    server = JsonServer(self.host, port, service.route, max_body=MAX_BODY,
-                                        name=f"sandbox {name}")
+                    server = JsonServer(
+                        self.host, port, service.route, max_body=MAX_BODY, name=f"sandbox {name}"
+                    )
                 except OSError as exc:
                     raise SandboxError(
                         f"the sandbox {name} cannot listen on {self.host}:{port}: {exc}"
@@ -165,15 +168,28 @@ class Sandbox:
             "stateDir": str(self.state_dir.resolve()),
             "interval": interval,
             "sensors": [
-                {"name": "station", "driver": "simulated",
-                 "options": {"seed": 1, "readings": ["temperature", "humidity", "pressure"]}},
+                {
+                    "name": "station",
+                    "driver": "simulated",
+                    "options": {"seed": 1, "readings": ["temperature", "humidity", "pressure"]},
+                },
             ],
             "fields": [
-                {"id": "temperature", "sensor": "station", "reading": "temperature", "unit": "C",
-                 "round": 1},
+                {
+                    "id": "temperature",
+                    "sensor": "station",
+                    "reading": "temperature",
+                    "unit": "C",
+                    "round": 1,
+                },
                 {"id": "humidity", "sensor": "station", "reading": "humidity", "round": 0},
-                {"id": "pressure", "sensor": "station", "reading": "pressure", "unit": "hPa",
-                 "round": 1},
+                {
+                    "id": "pressure",
+                    "sensor": "station",
+                    "reading": "pressure",
+                    "unit": "hPa",
+                    "round": 1,
+                },
             ],
             "dataTypes": DEMO_DEVICE["dataTypes"],
         }

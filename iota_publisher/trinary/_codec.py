@@ -22,9 +22,9 @@ __all__ = [
     "pad_trytes",
     "trits_to_int",
     "trits_to_trytes",
+    "tryte_value",
     "trytes_to_ascii",
     "trytes_to_trits",
-    "tryte_value",
     "validate_trits",
     "validate_trytes",
 ]
@@ -53,9 +53,7 @@ _TRYTE_TRITS: dict[str, tuple[int, int, int]] = {
     for i, c in enumerate(TRYTE_ALPHABET)
 }
 _TRITS_TRYTE: dict[tuple[int, int, int], str] = {v: k for k, v in _TRYTE_TRITS.items()}
-_TRYTE_VALUE: dict[str, int] = {
-    c: (i if i <= 13 else i - 27) for i, c in enumerate(TRYTE_ALPHABET)
-}
+_TRYTE_VALUE: dict[str, int] = {c: (i if i <= 13 else i - 27) for i, c in enumerate(TRYTE_ALPHABET)}
 
 
 def is_trytes(value: object, length: int | None = None) -> bool:
@@ -143,7 +141,7 @@ def trits_to_trytes(trits: Sequence[int]) -> str:
         )
     it = iter(trits)
     try:
-        return "".join(map(_TRITS_TRYTE.__getitem__, zip(it, it, it)))
+        return "".join(map(_TRITS_TRYTE.__getitem__, zip(it, it, it, strict=False)))
     except KeyError:
         validate_trits(trits)
         raise  # pragma: no cover - validate_trits raised already

@@ -76,9 +76,9 @@ def transform_sliced(lo: list[int], hi: list[int], rounds: int) -> tuple[list[in
     """
     pairs = _PAIRS
     for _ in range(rounds):
-        l, h = lo, hi
-        lo = [h[a] ^ (l[a] & ~l[b]) for a, b in pairs]
-        hi = [l[a] ^ (h[b] & x) for (a, b), x in zip(pairs, lo)]
+        old_lo, old_hi = lo, hi
+        lo = [old_hi[a] ^ (old_lo[a] & ~old_lo[b]) for a, b in pairs]
+        hi = [old_lo[a] ^ (old_hi[b] & x) for (a, b), x in zip(pairs, lo, strict=True)]
     return lo, hi
 
 
@@ -99,9 +99,9 @@ def trits_to_planes(lanes: Sequence[Sequence[int]], width: int) -> tuple[list[in
 def planes_to_trits(lo: Sequence[int], hi: Sequence[int], lane: int) -> list[int]:
     """Read one lane's trits back out of bit-planes."""
     out = []
-    for l, h in zip(lo, hi):
-        lb = (l >> lane) & 1
-        hb = (h >> lane) & 1
+    for plane_lo, plane_hi in zip(lo, hi, strict=True):
+        lb = (plane_lo >> lane) & 1
+        hb = (plane_hi >> lane) & 1
         out.append(0 if lb == hb else (1 if hb else -1))
     return out
 
@@ -172,7 +172,7 @@ class Curl:
     HASH_LENGTH = HASH_LENGTH
     STATE_LENGTH = STATE_LENGTH
 
-    __slots__ = ("_rounds", "_native", "_state")
+    __slots__ = ("_native", "_rounds", "_state")
 
     def __init__(self, rounds: int = 81) -> None:
         if rounds not in (27, 81):
@@ -272,10 +272,10 @@ class Curl:
         for c in range(0, len(data), HASH_LENGTH):
             chunk = data[c : c + HASH_LENGTH]
             if unmask:
-                chunk = [_SUM[x - k + 2] for x, k in zip(chunk, state)]
+                chunk = [_SUM[x - k + 2] for x, k in zip(chunk, state, strict=False)]
                 out += chunk
             else:
-                out += [_SUM[p + k + 2] for p, k in zip(chunk, state)]
+                out += [_SUM[p + k + 2] for p, k in zip(chunk, state, strict=False)]
             state[: len(chunk)] = chunk
             state = transform_pure(state, self._rounds)
         self._state = state

@@ -130,7 +130,9 @@ def digests(key_trits: Sequence[int]) -> list[int]:
 def address(digests_trits: Sequence[int]) -> list[int]:
     """Address (243 trits) of the concatenated digests."""
     if not digests_trits or len(digests_trits) % HASH_LENGTH:
-        raise InvalidInputError("digests must be a non-empty multiple of 243 trits", field="digests")
+        raise InvalidInputError(
+            "digests must be a non-empty multiple of 243 trits", field="digests"
+        )
     k = Kerl()
     k.absorb(digests_trits)
     return k.squeeze()
@@ -174,7 +176,9 @@ def _normalized_fragment(normalized: Sequence[int]) -> list[int]:
     return list(normalized)
 
 
-def signature_fragment(normalized_fragment: Sequence[int], key_fragment: Sequence[int]) -> list[int]:
+def signature_fragment(
+    normalized_fragment: Sequence[int], key_fragment: Sequence[int]
+) -> list[int]:
     """Sign one 27-value third of a normalized hash with one key fragment."""
     norm = _normalized_fragment(normalized_fragment)
     if len(key_fragment) != FRAGMENT_LENGTH:
@@ -214,9 +218,7 @@ def digest_from_signature_fragment(
     return _fragment_digest(list(fragment), [v - MIN_TRYTE_VALUE for v in norm])
 
 
-def validate_signatures(
-    expected_address: str, fragments: Sequence[str], bundle_hash: str
-) -> bool:
+def validate_signatures(expected_address: str, fragments: Sequence[str], bundle_hash: str) -> bool:
     """Tell whether signature fragments (trytes) sign ``bundle_hash`` for the address."""
     validate_trytes(expected_address, "address", length=81)
     normalized = normalized_hash(bundle_hash)

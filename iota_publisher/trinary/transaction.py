@@ -159,7 +159,6 @@ class Transaction:
         return cls(**kwargs)
 
 
-
 def transaction_hash(trytes: str) -> str:
     """Curl-P-81 hash of 2673 transaction trytes."""
     validate_trytes(trytes, "transaction trytes", length=TRANSACTION_LENGTH)

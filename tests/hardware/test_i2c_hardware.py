@@ -10,7 +10,6 @@ plausibility ranges (the sensors' specified operating ranges), not values.
 from __future__ import annotations
 
 import pytest
-
 from iota_publisher.drivers import SensorUnavailableError, create_driver
 from iota_publisher.drivers.bh1750 import ADDRESSES as BH1750_ADDRESSES
 from iota_publisher.drivers.bme280 import ADDRESSES as BME280_ADDRESSES
