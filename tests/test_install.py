@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -25,7 +26,28 @@ print(parse_message(msg.payload, msg.root).message)
 """
 
 
+# what an install or a test run may leave in a working tree; none of it is source
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.so",
+    "node_modules",
+    "state",
+    "sandbox-data",
+    ".pytest_cache",
+)
+
+
 def test_install_without_a_compiler_falls_back_to_pure_python(tmp_path):
+    """Installed from a clean copy of the sources: a ``build/`` folder or a compiled
+    ``_native*.so`` left in the working tree by an earlier ``pip install .`` must
+    neither reach this install nor be needed by it."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
     target = tmp_path / "site"
     env = {**os.environ, "CC": "/bin/false", "LDSHARED": "/bin/false"}
     build = subprocess.run(
@@ -38,7 +60,7 @@ def test_install_without_a_compiler_falls_back_to_pure_python(tmp_path):
             "--no-deps",
             "--target",
             str(target),
-            str(ROOT),
+            str(source),
         ],
         env=env,
         capture_output=True,
