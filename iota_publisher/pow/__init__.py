@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from .. import _backend
 from ..errors import InvalidInputError
-from ..trinary._codec import int_to_trits, trits_to_trytes, trytes_to_trits, validate_trytes
+from ..trinary import int_to_trits, trits_to_trytes, trytes_to_trits, validate_trytes
 from ..trinary.transaction import MAX_TIMESTAMP_VALUE, OFFSETS, TRANSACTION_LENGTH, transaction_hash
 from ._search import LANES, PowTimeoutError, check_mwm, nonce_for, search_nonce
 
