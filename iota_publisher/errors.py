@@ -60,6 +60,10 @@ permanent::
 
 (``SandboxError`` and the driver errors are still defined in their packages.)
 
+The one warning, :class:`PureFallbackWarning` (a ``RuntimeWarning``), says that
+hashing runs on the slow pure-Python backend because the native kernel is
+missing.
+
 Messages name the offending field but never include secret values (seeds,
 side keys, secret keys, API keys).
 """
@@ -87,6 +91,7 @@ __all__ = [
     "PeerDataError",
     "PowTimeoutError",
     "PublisherError",
+    "PureFallbackWarning",
     "StoreError",
     "StoreLockedError",
     "TransientError",
@@ -253,6 +258,13 @@ class InvalidSecretKeyError(MarketplaceRejectedError):
 
 class InvalidMarketplaceResponseError(MarketplaceError, PeerDataError):
     """The marketplace answered, but not with what the API promises."""
+
+
+# -- warnings ----------------------------------------------------------------
+
+
+class PureFallbackWarning(RuntimeWarning):
+    """The native kernel is missing; hashing falls back to (slow) pure Python."""
 
 
 # -- classes added by other areas go below, each block commented with its area --

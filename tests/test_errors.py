@@ -111,9 +111,18 @@ def test_errors_lists_every_public_class():
     public = {
         name
         for name, obj in vars(errors).items()
-        if inspect.isclass(obj) and issubclass(obj, PublisherError) and not name.startswith("_")
+        if inspect.isclass(obj)
+        and issubclass(obj, (PublisherError, Warning))
+        and not name.startswith("_")
     }
     assert public == set(errors.__all__)
+
+
+def test_the_fallback_warning():
+    from iota_publisher import _backend
+
+    assert _backend.PureFallbackWarning is errors.PureFallbackWarning
+    assert issubclass(errors.PureFallbackWarning, RuntimeWarning)
 
 
 @pytest.mark.parametrize(

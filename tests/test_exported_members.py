@@ -92,6 +92,7 @@ def test_errors():
         "MarketplaceRejectedError",
         "InvalidSecretKeyError",
         "InvalidMarketplaceResponseError",
+        "PureFallbackWarning",
     }
 
 
