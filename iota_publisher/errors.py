@@ -12,15 +12,15 @@ kept apart on purpose, because they call for different fixes:
 * :class:`InvalidInputError`: the *caller* got it wrong (a bad argument, a bad
   config, a bundle it built). Fix the call; retrying it cannot help.
 * :class:`PeerDataError`: a *peer* sent data that does not meet the protocol
-  (a node's or the marketplace's answer, a MAM message read from the Tangle, a
-  sensor's frame). The caller did nothing wrong; the peer is broken, hostile,
-  or, for a MAM message, read with the wrong key.
+  (a node's or the marketplace's answer, a MAM message read from the Tangle).
+  The caller did nothing wrong; the peer is broken, hostile, or, for a MAM
+  message, read with the wrong key.
 
 The same data can land in either family depending on who hands it in: a
-bundle the caller passes to :func:`~iota_publisher.trinary.validate_bundle` is
-a :class:`BundleError`, but a client that reads a bundle from a node that does
-not validate raises :class:`InvalidNodeResponseError` (``from`` the
-:class:`BundleError`).
+bundle the caller passes to :func:`~iota_publisher.trinary.validate_bundle`
+that does not validate is a :class:`BundleError`, while the same bundle read
+from a node is the node's fault, for a client to report as an
+:class:`InvalidNodeResponseError` (``from`` the :class:`BundleError`).
 
 The rest are operational failures. :class:`TransientError` is a mixin on the
 ones worth retrying later (a node down, a sensor warming up); anything else is
@@ -54,11 +54,13 @@ permanent::
     ├── sandbox.SandboxError                        the local sandbox cannot run
     └── drivers.DriverError                         a sensor driver failed; .driver
         ├── SensorUnavailableError (TransientError)
-        ├── SensorDataError (ValueError)            a frame that does not decode
+        ├── SensorDataError (ValueError)            data that fails the driver's checks
         │   └── SensorWarmingUpError (TransientError)
         └── SourceExhausted                         a finite source has no more readings
 
-(``SandboxError`` and the driver errors are still defined in their packages.)
+(``SandboxError`` and the driver errors are still defined in their packages.
+A sensor's bad frame is bad data from a peer too: ``SensorDataError`` belongs
+under :class:`PeerDataError` once the drivers take their errors from here.)
 
 The one warning, :class:`PureFallbackWarning` (a ``RuntimeWarning``), says that
 hashing runs on the slow pure-Python backend because the native kernel is
@@ -144,9 +146,9 @@ class BundleError(InvalidInputError):
 class PeerDataError(PublisherError, ValueError):
     """A peer sent data that does not meet the protocol.
 
-    The peer is a node or the marketplace (their answers), the Tangle (a MAM
-    message read back), or a sensor (its frames). Not the caller's mistake:
-    see :class:`InvalidInputError` for that.
+    The peer is a node or the marketplace (their answers) or the Tangle (a MAM
+    message read back). Not the caller's mistake: see :class:`InvalidInputError`
+    for that.
     """
 
 
