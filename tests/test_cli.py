@@ -322,33 +322,34 @@ def test_verbosity_goes_before_or_after_the_command(tmp_path):
 
     config = _write_config(tmp_path, debug=True)
     logger = logging.getLogger("iota_publisher")
-    levels = {}
-    for args in (
-        [],
-        ["-v"],
-        ["-vv"],
-        ["-q"],
-        ["-v", "-v"],
-        ["-v", "-q"],
-    ):
-        for before in (True, False):
-            argv = (
-                [*args, "check", "--config", config] if before else ["check", *args, "-c", config]
-            )
-            result = CliRunner().invoke(main, argv)
-            assert result.exit_code == 0, (argv, result.output)
-            levels[tuple(args), before] = logger.level
-    for args in ([], ["-v"], ["-vv"], ["-q"], ["-v", "-v"], ["-v", "-q"]):
-        assert levels[tuple(args), True] == levels[tuple(args), False], args
-    assert levels[(), True] == logging.WARNING
-    assert levels[("-v",), True] == logging.INFO
-    assert levels[("-vv",), True] == levels[("-v", "-v"), True] == logging.DEBUG
-    assert levels[("-q",), True] == logging.ERROR
-    assert levels[("-v", "-q"), True] == logging.WARNING
-    # both places add up
-    assert CliRunner().invoke(main, ["-v", "check", "-v", "-c", config]).exit_code == 0
-    assert logger.level == logging.DEBUG
-    assert CliRunner().invoke(main, ["check", "--help"]).output.count("--verbose") == 1
+    saved = logger.level, logger.handlers[:]
+    expected = {
+        (): logging.WARNING,
+        ("-v",): logging.INFO,
+        ("-vv",): logging.DEBUG,
+        ("-v", "-v"): logging.DEBUG,
+        ("--verbose",): logging.INFO,
+        ("-q",): logging.ERROR,
+        ("--quiet",): logging.ERROR,
+        ("-v", "-q"): logging.WARNING,
+    }
+    try:
+        for args, level in expected.items():
+            for argv in (
+                [*args, "check", "--config", config],
+                ["check", *args, "--config", config],
+                ["check", "--config", config, *args],
+            ):
+                result = CliRunner().invoke(main, argv)
+                assert result.exit_code == 0, (argv, result.output)
+                assert logger.level == level, argv
+        # both places add up
+        assert CliRunner().invoke(main, ["-v", "check", "-v", "-c", config]).exit_code == 0
+        assert logger.level == logging.DEBUG
+        assert CliRunner().invoke(main, ["check", "--help"]).output.count("--verbose") == 1
+    finally:
+        logger.setLevel(saved[0])
+        logger.handlers[:] = saved[1]
 
 
 def test_every_command_takes_verbosity():
