@@ -16,6 +16,7 @@ from .errors import (
     MamError,
     MamParseError,
     MamSignatureError,
+    PeerDataError,
     PublisherError,
     TransientError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "MamError",
     "MamParseError",
     "MamSignatureError",
+    "PeerDataError",
     "PublishResult",
     "Publisher",
     "PublisherError",

@@ -17,11 +17,9 @@ import os
 import warnings
 from types import ModuleType
 
+from .errors import PureFallbackWarning
+
 __all__ = ["PureFallbackWarning", "backend_name", "native", "set_native"]
-
-
-class PureFallbackWarning(RuntimeWarning):
-    """The native kernel is missing; hashing falls back to (slow) pure Python."""
 
 
 def _pure_forced() -> bool:

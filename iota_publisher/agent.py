@@ -34,16 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._exitcodes import EXIT_FAILURE, EXIT_OK
 from .config import Config, SensorConfig, load_config
 from .errors import ConfigError, PublisherError, TransientError
 
 __all__ = ["Agent", "SystemdNotifier"]
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
 
 
 class SystemdNotifier:

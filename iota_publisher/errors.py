@@ -1,23 +1,79 @@
-"""Exceptions raised by iota-publisher.
+"""Exceptions raised by iota-publisher: one tree, rooted at :class:`PublisherError`.
 
-Every exception derives from :class:`PublisherError`. Leaves also derive from
-the builtin that matches their meaning, so ``except ValueError`` keeps working
-for callers who do not know this package.
+Leaves also derive from the builtin that matches their meaning, so
+``except ValueError`` (or ``except TimeoutError``) keeps working for callers
+who do not know this package. Every class is defined here and re-exported by
+the module that raises it (``iota_publisher.pow.PowTimeoutError`` is
+``iota_publisher.errors.PowTimeoutError``).
 
-Two families are kept apart on purpose:
+As in h11 (``LocalProtocolError`` / ``RemoteProtocolError``), two families are
+kept apart on purpose, because they call for different fixes:
 
-* a caller passing a bad argument (wrong alphabet, wrong length, security level
-  out of range) gets an :class:`InvalidInputError`;
-* data from elsewhere that does not decode (a MAM payload read from the
-  Tangle) gets a :class:`MamParseError`.
+* :class:`InvalidInputError`: the *caller* got it wrong (a bad argument, a bad
+  config, a bundle it built). Fix the call; retrying it cannot help.
+* :class:`PeerDataError`: a *peer* sent data that does not meet the protocol
+  (a node's or the marketplace's answer, a MAM message read from the Tangle).
+  The caller did nothing wrong; the peer is broken, hostile, or, for a MAM
+  message, read with the wrong key.
+
+The same data can land in either family depending on who hands it in: a
+bundle the caller passes to :func:`~iota_publisher.trinary.validate_bundle`
+that does not validate is a :class:`BundleError`, while the same bundle read
+from a node is the node's fault, for a client to report as an
+:class:`InvalidNodeResponseError` (``from`` the :class:`BundleError`).
+
+The rest are operational failures. :class:`TransientError` is a mixin on the
+ones worth retrying later (a node down, a sensor warming up); anything else is
+permanent::
+
+    PublisherError
+    ├── InvalidInputError (ValueError)              the caller's mistake; .field
+    │   ├── InvalidTrytesError                      bad alphabet or length
+    │   ├── ConfigError                             a config setting; .field names it
+    │   │   └── drivers.netatmo.NetatmoAuthError    (also DriverError)
+    │   ├── UnitError                               units that do not convert (payload)
+    │   ├── PascalDecodeError                       trits that are no Pascal integer
+    │   └── BundleError                             transactions that are no bundle
+    ├── PeerDataError (ValueError)                  a peer's data breaks the protocol
+    │   ├── MamParseError (also MamError)           a MAM payload that does not decode
+    │   │   └── MamSignatureError                   ... or does not lead to its root
+    │   ├── InvalidNodeResponseError (also NodeError)
+    │   └── InvalidMarketplaceResponseError (also MarketplaceError)
+    ├── TransientError                              mixin: worth retrying later
+    ├── MamError                                    MAM channel errors
+    ├── NodeError                                   an IRI call failed; .command, .status, .text
+    │   ├── NodeUnavailableError (TransientError)   unreachable, timed out, 5xx / 429
+    │   └── NodeRejectedError                       refused (4xx)
+    ├── MarketplaceError                            a marketplace call failed; .endpoint, ...
+    │   ├── MarketplaceUnavailableError (TransientError)
+    │   └── MarketplaceRejectedError                refused (4xx, ``success: false``)
+    │       └── InvalidSecretKeyError               403 from newData
+    ├── PowTimeoutError (TimeoutError)              the nonce search ran out of time
+    ├── StoreError                                  the state database cannot be used
+    │   └── StoreLockedError                        another process holds it
+    ├── sandbox.SandboxError                        the local sandbox cannot run
+    └── drivers.DriverError                         a sensor driver failed; .driver
+        ├── SensorUnavailableError (TransientError)
+        ├── SensorDataError (ValueError)            data that fails the driver's checks
+        │   └── SensorWarmingUpError (TransientError)
+        └── SourceExhausted                         a finite source has no more readings
+
+(``SandboxError`` and the driver errors are still defined in their packages.
+A sensor's bad frame is bad data from a peer too: ``SensorDataError`` belongs
+under :class:`PeerDataError` once the drivers take their errors from here.)
+
+The one warning, :class:`PureFallbackWarning` (a ``RuntimeWarning``), says that
+hashing runs on the slow pure-Python backend because the native kernel is
+missing.
 
 Messages name the offending field but never include secret values (seeds,
-side keys, secret keys).
+side keys, secret keys, API keys).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BundleError",
     "ConfigError",
     "InvalidInputError",
     "InvalidMarketplaceResponseError",
@@ -33,13 +89,23 @@ __all__ = [
     "NodeError",
     "NodeRejectedError",
     "NodeUnavailableError",
+    "PascalDecodeError",
+    "PeerDataError",
+    "PowTimeoutError",
     "PublisherError",
+    "PureFallbackWarning",
+    "StoreError",
+    "StoreLockedError",
     "TransientError",
+    "UnitError",
 ]
 
 
 class PublisherError(Exception):
     """Root of every exception raised by iota-publisher."""
+
+
+# -- the caller's mistakes ---------------------------------------------------
 
 
 class InvalidInputError(PublisherError, ValueError):
@@ -58,11 +124,39 @@ class InvalidTrytesError(InvalidInputError):
     """A tryte string has characters outside ``9A-Z`` or the wrong length."""
 
 
+class ConfigError(InvalidInputError):
+    """A configuration file or setting is invalid; ``field`` names the setting."""
+
+
+class UnitError(InvalidInputError):
+    """Two units cannot be converted into each other (or one is unknown)."""
+
+
+class PascalDecodeError(InvalidInputError):
+    """The trits do not start with a complete Pascal-encoded integer."""
+
+
+class BundleError(InvalidInputError):
+    """A list of transactions is not a consistent bundle."""
+
+
+# -- bad data from a peer ----------------------------------------------------
+
+
+class PeerDataError(PublisherError, ValueError):
+    """A peer sent data that does not meet the protocol.
+
+    The peer is a node or the marketplace (their answers) or the Tangle (a MAM
+    message read back). Not the caller's mistake: see :class:`InvalidInputError`
+    for that.
+    """
+
+
 class MamError(PublisherError):
     """Base class for MAM channel errors."""
 
 
-class MamParseError(MamError, ValueError):
+class MamParseError(MamError, PeerDataError):
     """A MAM payload could not be decoded (truncated, malformed or tampered)."""
 
 
@@ -74,8 +168,7 @@ class MamSignatureError(MamParseError):
     """
 
 
-class ConfigError(InvalidInputError):
-    """A configuration file or setting is invalid; ``field`` names the setting."""
+# -- operational failures ----------------------------------------------------
 
 
 class TransientError(PublisherError):
@@ -84,6 +177,18 @@ class TransientError(PublisherError):
     Anything that is not a ``TransientError`` is permanent: retrying the same
     request cannot succeed.
     """
+
+
+class PowTimeoutError(PublisherError, TimeoutError):
+    """The nonce search ran out of time."""
+
+
+class StoreError(PublisherError):
+    """The state database cannot be used."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the state directory."""
 
 
 class _RemoteError(PublisherError):
@@ -122,7 +227,7 @@ class NodeRejectedError(NodeError):
     """The node refused the request (4xx): retrying it unchanged will not help."""
 
 
-class InvalidNodeResponseError(NodeError, ValueError):
+class InvalidNodeResponseError(NodeError, PeerDataError):
     """The node answered, but not with what the API promises."""
 
 
@@ -153,5 +258,15 @@ class InvalidSecretKeyError(MarketplaceRejectedError):
     """403 from newData: the device id is unknown or its secret key is wrong."""
 
 
-class InvalidMarketplaceResponseError(MarketplaceError, ValueError):
+class InvalidMarketplaceResponseError(MarketplaceError, PeerDataError):
     """The marketplace answered, but not with what the API promises."""
+
+
+# -- warnings ----------------------------------------------------------------
+
+
+class PureFallbackWarning(RuntimeWarning):
+    """The native kernel is missing; hashing falls back to (slow) pure Python."""
+
+
+# -- classes added by other areas go below, each block commented with its area --

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError, InvalidInputError
+from .errors import ConfigError, UnitError
 
 __all__ = [
     "FieldMap",
@@ -33,10 +33,6 @@ __all__ = [
     "convert",
     "known_units",
 ]
-
-
-class UnitError(InvalidInputError):
-    """Two units cannot be converted into each other (or one is unknown)."""
 
 
 # unit -> (dimension, factor to the dimension's base unit); temperatures apart

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import PublisherError
+from .errors import StoreError, StoreLockedError
 
 __all__ = ["OutboxRow", "Store", "StoreError", "StoreLockedError"]
 
@@ -64,14 +64,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_ms INTEGER NOT NULL
 );
 """
-
-
-class StoreError(PublisherError):
-    """The state database cannot be used."""
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the state directory."""
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,7 @@ def test_read_prints_the_mapped_payload(tmp_path):
 def test_progress_shows_on_a_terminal_only(monkeypatch):
     import io
 
-    from iota_publisher.cli import _Progress
+    from iota_publisher.cli._common import Progress as _Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -315,3 +315,69 @@ def test_progress_shows_on_a_terminal_only(monkeypatch):
     quiet.say("x")
     quiet.done()
     assert pipe.getvalue() == ""
+
+
+def test_verbosity_goes_before_or_after_the_command(tmp_path):
+    import logging
+
+    config = _write_config(tmp_path, debug=True)
+    logger = logging.getLogger("iota_publisher")
+    saved = logger.level, logger.handlers[:]
+    expected = {
+        (): logging.WARNING,
+        ("-v",): logging.INFO,
+        ("-vv",): logging.DEBUG,
+        ("-v", "-v"): logging.DEBUG,
+        ("--verbose",): logging.INFO,
+        ("-q",): logging.ERROR,
+        ("--quiet",): logging.ERROR,
+        ("-v", "-q"): logging.WARNING,
+    }
+    try:
+        for args, level in expected.items():
+            for argv in (
+                [*args, "check", "--config", config],
+                ["check", *args, "--config", config],
+                ["check", "--config", config, *args],
+            ):
+                result = CliRunner().invoke(main, argv)
+                assert result.exit_code == 0, (argv, result.output)
+                assert logger.level == level, argv
+        # both places add up
+        assert CliRunner().invoke(main, ["-v", "check", "-v", "-c", config]).exit_code == 0
+        assert logger.level == logging.DEBUG
+        assert CliRunner().invoke(main, ["check", "--help"]).output.count("--verbose") == 1
+    finally:
+        logger.setLevel(saved[0])
+        logger.handlers[:] = saved[1]
+
+
+def test_every_command_takes_verbosity():
+    for name, command in main.commands.items():
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert {"-v", "--verbose", "-q", "--quiet"} <= options, name
+
+
+def test_exit_codes_are_defined_once():
+    from iota_publisher import _exitcodes, agent, cli
+
+    assert (cli.EXIT_OK, cli.EXIT_FAILURE, cli.EXIT_CONFIG) == (0, 1, 2)
+    assert agent.EXIT_FAILURE is _exitcodes.EXIT_FAILURE is cli.EXIT_FAILURE
+    assert cli.CliError("x").exit_code == cli.EXIT_FAILURE
+
+
+def test_module_entry_points(tmp_path):
+    import subprocess
+    import sys
+
+    config = _write_config(tmp_path, debug=True)
+    for module in ("iota_publisher", "iota_publisher.cli"):
+        run = subprocess.run(
+            [sys.executable, "-m", module, "check", "-q", "--config", config],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        assert "OK" in run.stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import iota_publisher
+import iota_publisher.cli
+import iota_publisher.errors
 import iota_publisher.mam
 import iota_publisher.pow
 import iota_publisher.trinary
@@ -19,6 +21,7 @@ def test_package():
         "MamError",
         "MamParseError",
         "MamSignatureError",
+        "PeerDataError",
         "PublisherError",
         "__version__",
     }
@@ -49,17 +52,72 @@ def test_trinary():
         "Transaction",
         "validate_bundle",
         "transaction_hash",
+        "BundleError",
+        # the tryte checks other packages use (public, not trinary._codec)
+        "is_trytes",
+        "pad_trytes",
+        "validate_trytes",
     } <= set(iota_publisher.trinary.__all__)
 
 
 def test_pow():
-    assert {"attach_to_tangle", "search_nonce", "PowTimeoutError"} <= set(
+    assert {"attach_to_tangle", "search_nonce", "PowTimeoutError", "check_mwm"} <= set(
         iota_publisher.pow.__all__
     )
 
 
+def test_errors():
+    assert set(iota_publisher.errors.__all__) == {
+        "PublisherError",
+        "InvalidInputError",
+        "InvalidTrytesError",
+        "ConfigError",
+        "UnitError",
+        "PascalDecodeError",
+        "BundleError",
+        "PeerDataError",
+        "MamError",
+        "MamParseError",
+        "MamSignatureError",
+        "TransientError",
+        "PowTimeoutError",
+        "StoreError",
+        "StoreLockedError",
+        "NodeError",
+        "NodeUnavailableError",
+        "NodeRejectedError",
+        "InvalidNodeResponseError",
+        "MarketplaceError",
+        "MarketplaceUnavailableError",
+        "MarketplaceRejectedError",
+        "InvalidSecretKeyError",
+        "InvalidMarketplaceResponseError",
+        "PureFallbackWarning",
+    }
+
+
+def test_cli():
+    assert set(iota_publisher.cli.__all__) == {
+        "main",
+        "CliError",
+        "EXIT_OK",
+        "EXIT_FAILURE",
+        "EXIT_CONFIG",
+    }
+
+
+MODULES = (
+    iota_publisher,
+    iota_publisher.cli,
+    iota_publisher.errors,
+    iota_publisher.mam,
+    iota_publisher.pow,
+    iota_publisher.trinary,
+)
+
+
 def test_every_listed_name_exists():
-    for module in (iota_publisher, iota_publisher.mam, iota_publisher.pow, iota_publisher.trinary):
+    for module in MODULES:
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 
@@ -73,3 +131,13 @@ def test_errors_are_also_builtins():
     assert issubclass(MamSignatureError, MamParseError)
     assert issubclass(PowTimeoutError, TimeoutError)
     assert issubclass(PowTimeoutError, iota_publisher.PublisherError)
+
+
+def test_public_homes_of_shared_helpers():
+    from iota_publisher.pow import _search
+    from iota_publisher.trinary import _codec
+
+    for name in ("is_trytes", "pad_trytes", "validate_trytes"):
+        assert getattr(iota_publisher.trinary, name) is getattr(_codec, name)
+    assert iota_publisher.pow.check_mwm is _search.check_mwm
+    assert iota_publisher.pow.PowTimeoutError is iota_publisher.errors.PowTimeoutError

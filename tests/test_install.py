@@ -70,6 +70,10 @@ def test_install_without_a_compiler_falls_back_to_pure_python(tmp_path):
     )
     assert build.returncode == 0, build.stderr
     assert not list(target.glob("iota_publisher/_native*"))
+    # every package is in the install, and the command line's entry point with it
+    for module in ("cli/__init__.py", "cli/_common.py", "cli/_sandbox.py", "drivers/_base.py"):
+        assert (target / "iota_publisher" / module).is_file(), module
+    assert (target / "bin" / "iota-publish").is_file()
     # -S: no site hooks, so an editable install of the source tree cannot shadow
     # the copy under test; the dependencies come from this environment's site-packages
     paths = [str(target), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]

@@ -92,7 +92,11 @@ def hamming_search(state: Any, security: int) -> Any:
     case where the counter overflows and it grows to 84.
     """
     if len(state) != STATE_LENGTH:
-        raise ValueError(f"hamming_search needs the full {STATE_LENGTH}-trit state")
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"hamming_search needs the full {STATE_LENGTH}-trit state", field="state"
+        )
     native = _backend.native()
     if native is not None:
         return native.hamming_search(_to_bytes(state), security)

@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from .. import _backend
-from ..trinary._codec import int_to_trits, trits_to_trytes, trytes_to_trits, validate_trytes
+from ..errors import InvalidInputError
+from ..trinary import int_to_trits, trits_to_trytes, trytes_to_trits, validate_trytes
 from ..trinary.transaction import MAX_TIMESTAMP_VALUE, OFFSETS, TRANSACTION_LENGTH, transaction_hash
 from ._search import LANES, PowTimeoutError, check_mwm, nonce_for, search_nonce
 
@@ -19,6 +20,7 @@ __all__ = [
     "PowTimeoutError",
     "attach_to_tangle",
     "backend_name",
+    "check_mwm",
     "nonce_for",
     "search_nonce",
 ]
@@ -65,7 +67,9 @@ def attach_to_tangle(
     validate_trytes(branch, "branchTransaction", length=81)
     check_mwm(mwm)
     if isinstance(trytes, str) or not trytes:
-        raise ValueError("trytes must be a non-empty list of transaction trytes")
+        raise InvalidInputError(
+            "trytes must be a non-empty list of transaction trytes", field="trytes"
+        )
     for i, t in enumerate(trytes):
         validate_trytes(t, f"trytes[{i}]", length=TRANSACTION_LENGTH)
     clock = now or (lambda: int(time.time() * 1000))

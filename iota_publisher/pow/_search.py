@@ -19,11 +19,11 @@ from array import array
 from collections.abc import Sequence
 
 from .. import _backend
-from ..errors import InvalidInputError, PublisherError
+from ..errors import InvalidInputError, PowTimeoutError
 from ..trinary._codec import int_to_trits
 from ..trinary._curl import HASH_LENGTH, STATE_LENGTH, Curl, transform_sliced
 
-__all__ = ["LANES", "PowTimeoutError", "search_nonce"]
+__all__ = ["LANES", "PowTimeoutError", "check_mwm", "nonce_for", "search_nonce"]
 
 LANES = 256  # candidates per batch, fixed by the enumeration order
 NONCE_LENGTH = 81
@@ -31,10 +31,6 @@ TRANSACTION_TRITS = 8019
 _NONCE_OFFSET = HASH_LENGTH - NONCE_LENGTH  # 162, inside the last 243-trit chunk
 _LANE_TRITS = 6
 _BLOCKS = 16  # pure Python: batches per transform
-
-
-class PowTimeoutError(PublisherError, TimeoutError):
-    """The nonce search ran out of time."""
 
 
 def check_mwm(mwm: object) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ..errors import InvalidInputError
+from ..errors import BundleError
 from ._codec import pad_trytes, trits_to_trytes, trytes_to_trits, validate_trytes
 from ._kerl import Kerl, kerl_chunk_bytes, kerl_digest
 from .checksum import strip_checksum
@@ -24,10 +24,6 @@ __all__ = ["BundleError", "build_bundle", "bundle_hash", "validate_bundle"]
 NULL_HASH = "9" * 81
 NULL_TAG = "9" * 27
 NULL_NONCE = "9" * 27
-
-
-class BundleError(InvalidInputError):
-    """A list of transactions is not a consistent bundle."""
 
 
 def bundle_hash(transactions: Sequence[Transaction]) -> str:

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, PascalDecodeError
 from ._codec import int_to_trits, trits_to_int
 
 __all__ = ["PascalDecodeError", "pascal_decode", "pascal_encode"]
 
 _ZERO = (1, 0, 0, -1)
-
-
-class PascalDecodeError(InvalidInputError):
-    """The trits do not start with a complete Pascal-encoded integer."""
 
 
 def _tryte_count(value: int) -> int:

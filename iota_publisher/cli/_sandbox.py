@@ -51,10 +51,10 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
     Ctrl-C or SIGTERM. Then `iota-publish run --config sandbox-config.json`
     publishes for real, and `iota-publish fetch` reads it back.
     """
-    from ..cli import EXIT_FAILURE, CliError
     from ..errors import ConfigError
-    from . import Sandbox, SandboxError
-    from .market import MarketError
+    from ..sandbox import Sandbox, SandboxError
+    from ..sandbox.market import MarketError
+    from ._common import EXIT_FAILURE, CliError
 
     stop = threading.Event()
 
