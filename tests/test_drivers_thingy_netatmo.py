@@ -18,6 +18,7 @@ from iota_publisher.drivers import (
     SensorDataError,
     SensorUnavailableError,
     create_driver,
+    fakes,
 )
 from iota_publisher.drivers import netatmo as nm
 from iota_publisher.drivers import thingy52 as th
@@ -136,13 +137,13 @@ ADDRESS = "C4:6A:12:34:56:78"
 
 
 @pytest.fixture
-def fake() -> th.FakeBleClient:
-    return th.FakeBleClient.thingy(battery=87)
+def fake() -> fakes.FakeBleClient:
+    return fakes.FakeBleClient.thingy(battery=87)
 
 
 @pytest.fixture
-def scanner() -> th.FakeScanner:
-    return th.FakeScanner(th.FakeBleDevice(ADDRESS, "Thingy"))
+def scanner() -> fakes.FakeScanner:
+    return fakes.FakeScanner(fakes.FakeBleDevice(ADDRESS, "Thingy"))
 
 
 @pytest.fixture
@@ -159,7 +160,9 @@ def loop_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("thingy52") and t.is_alive()]
 
 
-def test_full_read(fake: th.FakeBleClient, scanner: th.FakeScanner, sleeps: list[float]) -> None:
+def test_full_read(
+    fake: fakes.FakeBleClient, scanner: fakes.FakeScanner, sleeps: list[float]
+) -> None:
     sensors = ["temperature", "pressure", "humidity", "gas", "color"]
     with make_thingy(fake, scanner, sleeps, sensors=sensors, adapter="hci1") as thingy:
         readings = thingy.read()
@@ -185,7 +188,7 @@ def test_full_read(fake: th.FakeBleClient, scanner: th.FakeScanner, sleeps: list
 
 
 def test_default_sensors_and_values_since_read_began(
-    fake: th.FakeBleClient, scanner: th.FakeScanner, sleeps: list[float]
+    fake: fakes.FakeBleClient, scanner: fakes.FakeScanner, sleeps: list[float]
 ) -> None:
     fake.scripts[th.TEMPERATURE_UUID] = [bytes([20, 0]), bytes([21, 0]), bytes([22, 50])]
     with make_thingy(fake, scanner, sleeps) as thingy:
@@ -204,7 +207,7 @@ def test_default_sensors_and_values_since_read_began(
 
 
 def test_interval_writes_config(
-    fake: th.FakeBleClient, scanner: th.FakeScanner, sleeps: list[float]
+    fake: fakes.FakeBleClient, scanner: fakes.FakeScanner, sleeps: list[float]
 ) -> None:
     fake.config = th.EnvironmentConfig(led_red=1, led_green=2, led_blue=3)
     with make_thingy(fake, scanner, sleeps, interval=5000) as thingy:
@@ -214,8 +217,10 @@ def test_interval_writes_config(
     assert th.decode_config(raw) == th.EnvironmentConfig(5000, 5000, 5000, 5000, 1, 1, 2, 3)
 
 
-def test_timeout_names_missing_characteristic(scanner: th.FakeScanner, sleeps: list[float]) -> None:
-    silent_gas = th.FakeBleClient(
+def test_timeout_names_missing_characteristic(
+    scanner: fakes.FakeScanner, sleeps: list[float]
+) -> None:
+    silent_gas = fakes.FakeBleClient(
         {
             "temperature": [bytes([21, 0])],
             "pressure": [struct.pack("<iB", 1000, 0)],
@@ -233,7 +238,7 @@ def test_timeout_names_missing_characteristic(scanner: th.FakeScanner, sleeps: l
 
 
 def test_disconnect_then_reconnect_with_backoff(
-    fake: th.FakeBleClient, scanner: th.FakeScanner, sleeps: list[float]
+    fake: fakes.FakeBleClient, scanner: fakes.FakeScanner, sleeps: list[float]
 ) -> None:
     with make_thingy(fake, scanner, sleeps) as thingy:
         thingy.read()
@@ -259,8 +264,8 @@ def test_disconnect_then_reconnect_with_backoff(
         assert thingy.read()["battery"].value == 87  # and the next read recovers
 
 
-def test_device_not_found(fake: th.FakeBleClient, sleeps: list[float]) -> None:
-    nobody = th.FakeScanner(th.FakeBleDevice("AA:BB:CC:DD:EE:FF", "Other"))
+def test_device_not_found(fake: fakes.FakeBleClient, sleeps: list[float]) -> None:
+    nobody = fakes.FakeScanner(fakes.FakeBleDevice("AA:BB:CC:DD:EE:FF", "Other"))
     with (
         make_thingy(fake, nobody, sleeps, address=None, name="Thingy") as thingy,
         pytest.raises(SensorUnavailableError, match="not found while scanning"),
@@ -270,14 +275,14 @@ def test_device_not_found(fake: th.FakeBleClient, sleeps: list[float]) -> None:
     assert fake.connect_count == 0
 
 
-def test_without_scanner_seam_the_address_is_passed(fake: th.FakeBleClient) -> None:
+def test_without_scanner_seam_the_address_is_passed(fake: fakes.FakeBleClient) -> None:
     with th.Thingy52(address=ADDRESS, client=fake) as thingy:
         thingy.read()
     assert fake.devices == [ADDRESS]
 
 
 def test_close_stops_notifications_and_loop_thread(
-    fake: th.FakeBleClient, scanner: th.FakeScanner, sleeps: list[float]
+    fake: fakes.FakeBleClient, scanner: fakes.FakeScanner, sleeps: list[float]
 ) -> None:
     thingy = make_thingy(fake, scanner, sleeps)
     thingy.read()
@@ -292,12 +297,12 @@ def test_close_stops_notifications_and_loop_thread(
         thingy.read()
 
 
-def test_close_without_read_starts_no_thread(fake: th.FakeBleClient) -> None:
+def test_close_without_read_starts_no_thread(fake: fakes.FakeBleClient) -> None:
     th.Thingy52(address=ADDRESS, client=fake).close()
     assert not loop_threads()
 
 
-def test_create_driver(fake: th.FakeBleClient, scanner: th.FakeScanner) -> None:
+def test_create_driver(fake: fakes.FakeBleClient, scanner: fakes.FakeScanner) -> None:
     options = {"address": ADDRESS, "sensors": ["temperature", "humidity"], "timeout": 2}
     with create_driver("thingy52", options, client=fake, scanner=scanner) as thingy:
         assert isinstance(thingy, th.Thingy52)
@@ -316,7 +321,9 @@ def test_create_driver(fake: th.FakeBleClient, scanner: th.FakeScanner) -> None:
         ({"adapter": 0}, "adapter"),
     ],
 )
-def test_thingy_option_errors(options: dict[str, Any], field: str, fake: th.FakeBleClient) -> None:
+def test_thingy_option_errors(
+    options: dict[str, Any], field: str, fake: fakes.FakeBleClient
+) -> None:
     with pytest.raises(ConfigError) as info:
         th.Thingy52(client=fake, **options)
     assert info.value.field == field
