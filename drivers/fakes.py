@@ -12,9 +12,9 @@
 Each driver takes its seam as a keyword (``bus=``, ``port=``, ``client=``)::
 
     bus = FakeI2CBus({0x76: {0xD0: 0x60}}, raw={0x23: b"\\x01\\x90"})
-    create_driver("pms5003", {"port": ScriptedSerial([frame], loop=True)})
-    create_driver("thingy52", {"address": "C4:6A:12:34:56:78",
-                               "client": FakeBleClient.thingy()})
+    create_driver("bh1750", {"address": 0x23}, bus=bus)
+    create_driver("pms5003", port=ScriptedSerial([frame], loop=True))
+    create_driver("thingy52", {"address": "C4:6A:12:34:56:78"}, client=FakeBleClient.thingy())
 
 Production modules never import this one.
 """
