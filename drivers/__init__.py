@@ -20,15 +20,28 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import ConfigError
-from ._base import Driver, DriverError, Reading, Readings, SensorDataError, SensorUnavailableError
+from ._base import (
+    Driver,
+    DriverContext,
+    DriverError,
+    Reading,
+    Readings,
+    SensorDataError,
+    SensorUnavailableError,
+    SensorWarmingUpError,
+    SourceExhausted,
+)
 
 __all__ = [
     "Driver",
+    "DriverContext",
     "DriverError",
     "Reading",
     "Readings",
     "SensorDataError",
     "SensorUnavailableError",
+    "SensorWarmingUpError",
+    "SourceExhausted",
     "available",
     "create_driver",
     "driver_class",
@@ -46,10 +59,10 @@ BUILTIN: dict[str, str] = {
     "mhz19": "mhz19:MHZ19",
     "thingy52": "thingy52:Thingy52",
     "netatmo": "netatmo:Netatmo",
-    "simulated": "generic:Simulated",
-    "file": "generic:FileSource",
-    "http": "generic:HttpSource",
-    "command": "generic:CommandSource",
+    "simulated": "simulated:Simulated",
+    "file": "file:FileSource",
+    "http": "http:HttpSource",
+    "command": "command:CommandSource",
 }
 
 

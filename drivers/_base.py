@@ -16,7 +16,15 @@ Rules every driver follows:
   from the bus layer, and tested against datasheet numbers;
 * a reading that cannot be trusted raises :class:`SensorDataError`; a device
   that does not answer raises :class:`SensorUnavailableError` (transient);
-  bad options raise :class:`~iota_publisher.errors.ConfigError` naming them.
+  bad options raise :class:`~iota_publisher.errors.ConfigError` naming them;
+  a finite source with nothing more to give raises :class:`SourceExhausted`;
+* options naming files are resolved by :meth:`Driver.prepare_options` when a
+  config is loaded: relative paths in :attr:`Driver.path_options` are taken
+  from the config file's folder, those in :attr:`Driver.state_path_options`
+  (files the driver writes) from the state directory; a driver that needs
+  more (a default file in the state directory) overrides the hook.
+
+The exceptions are defined in :mod:`iota_publisher.errors` and re-exported here.
 """
 
 from __future__ import annotations
@@ -25,17 +33,30 @@ import abc
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import ConfigError, PublisherError, TransientError
+from ..errors import (
+    ConfigError,
+    DriverError,
+    NetatmoAuthError,
+    SensorDataError,
+    SensorUnavailableError,
+    SensorWarmingUpError,
+    SourceExhausted,
+)
 
 __all__ = [
     "Driver",
+    "DriverContext",
     "DriverError",
+    "NetatmoAuthError",
     "Reading",
     "Readings",
     "SensorDataError",
     "SensorUnavailableError",
+    "SensorWarmingUpError",
+    "SourceExhausted",
 ]
 
 
@@ -57,26 +78,46 @@ class Reading:
 Readings = dict[str, Reading]
 
 
-class DriverError(PublisherError):
-    """A driver failed. ``driver`` names it (e.g. ``"bme280"``)."""
+@dataclass(frozen=True)
+class DriverContext:
+    """Where a loaded config keeps things, for :meth:`Driver.prepare_options`.
 
-    def __init__(self, message: str, *, driver: str | None = None) -> None:
-        super().__init__(message)
-        self.driver = driver
+    ``config_dir`` is the folder of the config file (relative paths in a
+    config are relative to it), ``state_dir`` the publisher's state directory
+    (files a driver writes, such as tokens, belong there).
+    """
 
-
-class SensorUnavailableError(DriverError, TransientError):
-    """The sensor or service did not answer (unplugged, asleep, out of range, offline)."""
-
-
-class SensorDataError(DriverError, ValueError):
-    """The sensor answered with data that fails its checks (checksum, range, frame)."""
+    config_dir: Path
+    state_dir: Path
 
 
 class Driver(abc.ABC):
     """Base class of drivers. Subclasses set ``name`` and implement :meth:`read`."""
 
     name: ClassVar[str] = ""
+    #: options that name files to read: a relative path is taken from the config's folder
+    path_options: ClassVar[frozenset[str]] = frozenset({"path", "base"})
+    #: options that name files the driver writes: a relative path goes in the state directory
+    state_path_options: ClassVar[frozenset[str]] = frozenset({"token_file"})
+
+    @classmethod
+    def prepare_options(cls, options: Mapping[str, Any], context: DriverContext) -> dict[str, Any]:
+        """The options of a sensor entry in a config, made ready for the constructor.
+
+        Called once when the config is loaded. Resolves relative paths in
+        :attr:`path_options` against ``context.config_dir`` and in
+        :attr:`state_path_options` against ``context.state_dir``; other values
+        pass unchanged (the constructor checks them). Drivers override this to
+        add defaults that depend on where the config lives.
+        """
+        out = dict(options)
+        for key, value in out.items():
+            if isinstance(value, str) and not Path(value).is_absolute():
+                if key in cls.path_options:
+                    out[key] = str(context.config_dir / value)
+                elif key in cls.state_path_options:
+                    out[key] = str(context.state_dir / value)
+        return out
 
     @abc.abstractmethod
     def read(self) -> Readings:
@@ -144,3 +185,27 @@ def check_positive(driver: str, key: str, value: Any, default: float | None = No
             field=key,
         )
     return float(number)
+
+
+def check_value(
+    driver: str,
+    key: str,
+    value: Any,
+    kind: type | tuple[type, ...],
+    default: Any = None,
+    *,
+    required: bool = False,
+) -> Any:
+    """One option given as a keyword argument: ``None`` (``null`` in JSON) means
+    ``default``; else as :func:`check_option`."""
+    given = {} if value is None else {key: value}
+    return check_option(driver, given, key, kind, default, required=required)
+
+
+_TEXT_LIMIT = 200  # characters of foreign text (stderr, bodies) kept in messages
+
+
+def clip_text(text: str) -> str:
+    """Foreign text (a program's stderr, an error body) for a message: one line, clipped."""
+    text = " ".join(text.split())
+    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."

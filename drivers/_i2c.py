@@ -3,18 +3,17 @@
 A driver takes ``bus=``: an int (``1`` is ``/dev/i2c-1``, the header pins 3/5
 on a Raspberry Pi) or a device path opens a real :class:`smbus2.SMBus` lazily,
 on the first read, and the driver closes it again; any other object is used
-as the bus as it is (a shared ``SMBus``, or a :class:`FakeI2CBus`), and the
-driver leaves it open.
+as the bus as it is (a shared ``SMBus``, or a
+:class:`~iota_publisher.drivers.fakes.FakeI2CBus`), and the driver leaves it open.
 
 On a Raspberry Pi, enable I2C first (``sudo raspi-config`` -> Interface
 Options -> I2C, or ``dtparam=i2c_arm=on`` in ``/boot/firmware/config.txt``),
 add the user to the ``i2c`` group, and ``pip install iota-publisher[pi]``.
 ``i2cdetect -y 1`` (package i2c-tools) lists the addresses that answer.
 
-:class:`FakeI2CBus` is a register map per address that speaks the part of the
-smbus2 API the drivers use, so tests and examples run on a laptop::
-
-    bus = FakeI2CBus({0x76: {0xD0: 0x60}}, raw={0x23: b"\\x01\\x90"})
+The fake bus for tests and examples, a register map per address that speaks
+the part of the smbus2 API the drivers use, is
+:class:`iota_publisher.drivers.fakes.FakeI2CBus`.
 """
 
 from __future__ import annotations
@@ -22,17 +21,15 @@ from __future__ import annotations
 import ctypes
 import errno
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import ConfigError
 from ._base import SensorUnavailableError
 
 __all__ = [
     "BusRef",
-    "FakeI2CBus",
-    "I2CWrite",
     "bus_errors",
     "check_address",
     "open_bus",
@@ -237,163 +234,3 @@ def read_bytes(bus: Any, address: int, length: int) -> bytes:
     msg = _msg_class().read(address, length)
     bus.i2c_rdwr(msg)
     return bytes(msg)
-
-
-class I2CWrite(NamedTuple):
-    """One write seen by :class:`FakeI2CBus`: the address and the bytes that
-    went over the wire (register byte first, when there is one)."""
-
-    address: int
-    data: bytes
-
-
-RegisterValue = int | Sequence[int]
-
-
-class FakeI2CBus:
-    """A fake smbus2 bus: a register map per address.
-
-    ``registers`` maps address -> {register: value}. A value may be a list:
-    successive reads return its items and then keep returning the last one
-    (a status bit that clears after two polls is ``[0x08, 0x08, 0x00]``).
-    Registers never set read as ``default``. ``raw`` maps address -> the bytes
-    a plain read (``i2c_rdwr`` read message, ``read_byte``) returns, for
-    devices without registers; a list of byte strings is used the same way
-    as a register list. Without ``raw``, a plain read returns registers from
-    the register pointer, which the last register write moved (as real
-    register devices do).
-
-    Every write is recorded in :attr:`writes` as :class:`I2CWrite` and
-    applied to the register map. An address with neither registers nor raw
-    data raises ``OSError(121, "Remote I/O error")``, as the kernel does when
-    nothing acknowledges. Mutate :attr:`registers` / :attr:`raw` to plug or
-    unplug devices during a test.
-    """
-
-    def __init__(
-        self,
-        registers: Mapping[int, Mapping[int, RegisterValue]] | None = None,
-        *,
-        raw: Mapping[int, bytes | Sequence[bytes]] | None = None,
-        default: int = 0x00,
-    ) -> None:
-        self.registers: dict[int, dict[int, RegisterValue]] = {
-            address: {reg: _copy_value(value) for reg, value in regs.items()}
-            for address, regs in (registers or {}).items()
-        }
-        self.raw: dict[int, bytes | list[bytes]] = {
-            address: bytes(data) if isinstance(data, (bytes, bytearray)) else list(data)
-            for address, data in (raw or {}).items()
-        }
-        self.default = default
-        self.writes: list[I2CWrite] = []
-        self.closed = False
-        self._pointer: dict[int, int] = {}
-
-    # -- the smbus2.SMBus subset -------------------------------------------
-
-    def read_byte_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:
-        self._check(i2c_addr)
-        return self._read_register(i2c_addr, register)
-
-    def write_byte_data(
-        self, i2c_addr: int, register: int, value: int, force: bool | None = None
-    ) -> None:
-        self._check(i2c_addr)
-        self._write(i2c_addr, bytes([register, value]))
-
-    def read_i2c_block_data(
-        self, i2c_addr: int, register: int, length: int, force: bool | None = None
-    ) -> list[int]:
-        if length > BLOCK_MAX:
-            raise ValueError(f"Desired block length over {BLOCK_MAX} bytes")
-        self._check(i2c_addr)
-        return [self._read_register(i2c_addr, register + i) for i in range(length)]
-
-    def write_i2c_block_data(
-        self, i2c_addr: int, register: int, data: Sequence[int], force: bool | None = None
-    ) -> None:
-        if len(data) > BLOCK_MAX:
-            raise ValueError(f"Data length cannot exceed {BLOCK_MAX} bytes")
-        self._check(i2c_addr)
-        self._write(i2c_addr, bytes([register, *data]))
-
-    def read_byte(self, i2c_addr: int, force: bool | None = None) -> int:
-        self._check(i2c_addr)
-        return self._plain_read(i2c_addr, 1)[0]
-
-    def write_byte(self, i2c_addr: int, value: int, force: bool | None = None) -> None:
-        self._check(i2c_addr)
-        self._write(i2c_addr, bytes([value]))
-
-    def i2c_rdwr(self, *i2c_msgs: Any) -> None:
-        """Combined transfer of ``smbus2.i2c_msg`` read/write messages."""
-        for msg in i2c_msgs:
-            self._check(msg.addr)
-            if msg.flags & I2C_M_RD:
-                data = self._plain_read(msg.addr, msg.len)
-                ctypes.memmove(msg.buf, data, msg.len)
-            else:
-                self._write(msg.addr, bytes(msg))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __enter__(self) -> FakeI2CBus:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        present = ", ".join(f"0x{a:02X}" for a in sorted(self._present()))
-        return f"<FakeI2CBus devices=[{present}]>"
-
-    # -- helpers for tests ------------------------------------------------
-
-    def writes_to(self, address: int) -> list[bytes]:
-        """The bytes written to ``address``, in order."""
-        return [w.data for w in self.writes if w.address == address]
-
-    # -- internals ----------------------------------------------------------
-
-    def _present(self) -> set[int]:
-        return set(self.registers) | set(self.raw)
-
-    def _check(self, address: int) -> None:
-        if self.closed:
-            raise OSError(9, "Bad file descriptor")
-        if address not in self._present():
-            raise OSError(EREMOTEIO, "Remote I/O error")
-
-    def _read_register(self, address: int, register: int) -> int:
-        regs = self.registers.setdefault(address, {})
-        value = regs.get(register & 0xFF, self.default)
-        if isinstance(value, list):
-            if len(value) > 1:
-                return value.pop(0) & 0xFF
-            value = value[0]
-        return int(value) & 0xFF
-
-    def _write(self, address: int, data: bytes) -> None:
-        self.writes.append(I2CWrite(address, data))
-        if address in self.raw or not data:
-            return  # a device without registers: commands are only recorded
-        register, values = data[0], data[1:]
-        self._pointer[address] = register
-        regs = self.registers.setdefault(address, {})
-        for offset, value in enumerate(values):
-            regs[(register + offset) & 0xFF] = value
-
-    def _plain_read(self, address: int, length: int) -> bytes:
-        if address in self.raw:
-            data = self.raw[address]
-            if isinstance(data, list):
-                data = data.pop(0) if len(data) > 1 else data[0]
-            return bytes(data[:length]).ljust(length, bytes([self.default]))
-        start = self._pointer.get(address, 0)
-        return bytes(self._read_register(address, start + i) for i in range(length))
-
-
-def _copy_value(value: RegisterValue) -> RegisterValue:
-    return value if isinstance(value, int) else list(value)

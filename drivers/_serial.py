@@ -4,9 +4,10 @@ Three parts, kept apart:
 
 * :func:`open_port` opens a real port with pyserial (imported here, on first
   use; it comes with ``pip install iota-publisher[pi]``);
-* :class:`ScriptedSerial` is a fake port shipped in the package: it serves
-  scripted bytes in arbitrary chunks and records what was written, so the
-  drivers run in tests, examples and ``iota-publish run`` on a laptop;
+* :class:`~iota_publisher.drivers.fakes.ScriptedSerial` is a fake port
+  shipped in the package: it serves scripted bytes in arbitrary chunks and
+  records what was written, so the drivers run in tests, examples and
+  ``iota-publish run`` on a laptop;
 * :func:`sync_frame` is pure: given a ``read(n)`` callable it finds the next
   frame that has the right header, length and checksum, skipping garbage,
   command acknowledgements and damaged frames.
@@ -27,17 +28,21 @@ import errno
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ..errors import ConfigError, TransientError
-from ._base import Driver, SensorDataError, SensorUnavailableError, check_option
+from ..errors import ConfigError, InvalidInputError
+from ._base import (
+    Driver,
+    SensorDataError,
+    SensorUnavailableError,
+    SensorWarmingUpError,
+    check_option,
+)
 
 __all__ = [
     "DEFAULT_DEVICE",
-    "ScriptedSerial",
     "SensorWarmingUpError",
     "SerialDriver",
     "Synced",
@@ -56,11 +61,6 @@ _PI_HINT = (
 )
 
 T = TypeVar("T")
-
-
-class SensorWarmingUpError(SensorDataError, TransientError):
-    """The sensor answers, but is still warming up (MH-Z19B preheat, a fan
-    spinning up): its values cannot be trusted yet. Transient: read again later."""
 
 
 # --------------------------------------------------------------------------- port layer
@@ -103,92 +103,6 @@ def open_port(device: str = DEFAULT_DEVICE, baudrate: int = 9600, timeout: float
         ) from exc
 
 
-class ScriptedSerial:
-    """A fake serial port: serves scripted bytes, records writes.
-
-    ``chunks`` is what the sensor sends, one chunk per ``read`` at most: a read
-    never crosses a chunk boundary (a short read, as when bytes trickle in),
-    an empty chunk ``b""`` is a read timeout, and when the script is used up
-    every read times out (returns ``b""``) unless ``loop`` replays it.
-    ``replies`` maps a command to what the sensor answers to it (bytes, or a
-    list of chunks), queued after the script each time that command is written.
-
-    Implements the pyserial subset the drivers use: ``read(n)``, ``write(b)``,
-    ``reset_input_buffer()``, ``in_waiting``, ``timeout``, ``close()``,
-    ``is_open``. ``written`` lists the writes; ``reads`` counts the reads.
-    """
-
-    def __init__(
-        self,
-        chunks: bytes | Iterable[bytes] = (),
-        *,
-        replies: Mapping[bytes, bytes | Sequence[bytes]] | None = None,
-        loop: bool = False,
-        timeout: float | None = 2.0,
-    ) -> None:
-        if isinstance(chunks, (bytes, bytearray)):
-            chunks = [bytes(chunks)]
-        self._script = [bytes(c) for c in chunks]
-        self._queue: deque[bytes] = deque(self._script)
-        self._current = b""  # the chunk that has "arrived": what in_waiting counts
-        self._replies = {bytes(k): v for k, v in (replies or {}).items()}
-        self._loop = loop and any(self._script)
-        self.timeout = timeout
-        self.written: list[bytes] = []
-        self.reads = 0
-        self.is_open = True
-
-    def feed(self, *chunks: bytes) -> None:
-        """Queue more bytes from the sensor, one read-chunk each."""
-        self._queue.extend(bytes(c) for c in chunks)
-
-    @property
-    def in_waiting(self) -> int:
-        self._check_open()
-        return len(self._current)
-
-    def read(self, size: int = 1) -> bytes:
-        self._check_open()
-        self.reads += 1
-        if not self._current:
-            if not self._queue and self._loop:
-                self._queue.extend(self._script)
-            if not self._queue:
-                return b""  # timeout
-            self._current = self._queue.popleft()
-            if not self._current:
-                return b""  # a scripted timeout
-        data, self._current = self._current[:size], self._current[size:]
-        return data
-
-    def write(self, data: bytes) -> int:
-        self._check_open()
-        data = bytes(data)
-        self.written.append(data)
-        reply = self._replies.get(data)
-        if reply is not None:
-            self.feed(*([reply] if isinstance(reply, (bytes, bytearray)) else reply))
-        return len(data)
-
-    def reset_input_buffer(self) -> None:
-        """Drop what has arrived and not been read (the current chunk)."""
-        self._check_open()
-        self._current = b""
-
-    def flush(self) -> None:
-        self._check_open()
-
-    def close(self) -> None:
-        self.is_open = False
-
-    def _check_open(self) -> None:
-        if not self.is_open:
-            raise OSError("the port is closed")
-
-    def __repr__(self) -> str:
-        return f"<ScriptedSerial {len(self._queue)} chunk(s) queued, {len(self.written)} write(s)>"
-
-
 # --------------------------------------------------------------------------- frame sync (pure)
 
 
@@ -227,7 +141,9 @@ def sync_frame(
     problem was a frame failing its checks, else :class:`SensorUnavailableError`.
     """
     if not header or size < len(header):
-        raise ValueError("sync_frame needs a non-empty header no longer than the frame")
+        raise InvalidInputError(
+            "sync_frame needs a non-empty header no longer than the frame", field="header"
+        )
     buf = bytearray()
     skipped = bad = received = 0
     last_error: SensorDataError | None = None

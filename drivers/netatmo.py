@@ -11,11 +11,13 @@ password grant in 2023). Make a token pair once in Netatmo's developer portal
 
 Refresh tokens rotate: every refresh returns a new one and kills the old one.
 The driver writes the current pair to ``token_file`` (default
-``netatmo-token.json`` in the working directory at start-up) atomically, mode
-0600, right after every refresh and before the new access token is used; on
-start it prefers that file over the config's ``refresh_token``, unless the
-config holds a *different* refresh token than the one the file grew from (you
-made a new pair in the portal): then the config's wins.
+``netatmo-token.json`` in the state directory for a sensor of a config, see
+:meth:`Netatmo.prepare_options`; in the working directory at start-up for a
+driver built by hand) atomically, mode 0600, right after every refresh and
+before the new access token is used; on start it prefers that file over the
+config's ``refresh_token``, unless the config holds a *different* refresh
+token than the one the file grew from (you made a new pair in the portal):
+then the config's wins.
 
 Reading names are ``<module>.<quantity>``; ``time`` is the module's
 ``time_utc`` (when Netatmo last received its data, every ~10 minutes):
@@ -93,7 +95,9 @@ from .._http import DEFAULT_TIMEOUT, new_session
 from ..errors import ConfigError
 from ._base import (
     Driver,
+    DriverContext,
     DriverError,
+    NetatmoAuthError,
     Reading,
     Readings,
     SensorDataError,
@@ -151,18 +155,6 @@ _TOKEN_HINT = (
     "your app, 'Token generator', scope read_station) and put its refresh token in the "
     "config's refresh_token (the token file then follows it)"
 )
-
-
-class NetatmoAuthError(DriverError, ConfigError):
-    """Netatmo refused the credentials: a new token pair (or client id/secret) is needed.
-
-    Permanent: retrying cannot succeed. It is a :class:`ConfigError` too, with
-    ``field`` naming the setting to fix.
-    """
-
-    def __init__(self, message: str, *, field: str = "refresh_token") -> None:
-        super().__init__(message, driver=_DRIVER)
-        self.field = field
 
 
 class _TokenRejected(DriverError):
@@ -283,6 +275,15 @@ class Netatmo(Driver):
     """
 
     name = "netatmo"
+
+    @classmethod
+    def prepare_options(cls, options: Mapping[str, Any], context: DriverContext) -> dict[str, Any]:
+        """As every driver's, and ``token_file`` defaults to ``netatmo-token.json`` in
+        the state directory (the driver creates its folder when it first saves)."""
+        out = super().prepare_options(options, context)
+        if "token_file" not in out:
+            out["token_file"] = str(context.state_dir / DEFAULT_TOKEN_FILE)
+        return out
 
     def __init__(
         self,

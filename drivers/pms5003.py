@@ -112,7 +112,7 @@ class PMS5003(SerialDriver):
     """PMS5003 on a serial port.
 
     Options: ``port`` (device path, default ``/dev/serial0``, or a port object
-    such as :class:`~iota_publisher.drivers._serial.ScriptedSerial`), ``mode``
+    such as :class:`~iota_publisher.drivers.fakes.ScriptedSerial`), ``mode``
     (``"active"`` or ``"passive"``), ``warmup`` (seconds after the port opens
     during which readings are refused, default 0), ``timeout`` (seconds to
     wait for data, default 3: more than the 2.3 s between frames in the

@@ -39,7 +39,8 @@ Design:
 * decoding is pure (:func:`decode_temperature` ... :func:`decode_config`);
 * bleak is asyncio, the agent is not: the driver runs **one** private event
   loop in a daemon thread for its lifetime and submits coroutines to it
-  (calling ``asyncio.run`` per read breaks BlueZ's D-Bus connection);
+  (calling ``asyncio.run`` per read breaks BlueZ's D-Bus connection); that
+  loop thread, the reconnect backoff and the bleak glue live in :mod:`._ble`;
 * on a disconnect (bleak's ``disconnected_callback``, or ``is_connected``
   turning false) the next read scans for the device again (connecting by
   address without a recent scan fails on BlueZ) and reconnects, up to
@@ -49,8 +50,9 @@ Design:
   API), ``scanner=`` (``async scanner(address=, name=, adapter=, timeout=)``
   returning a device or ``None``), ``sleep=`` (sync or async). When ``client``
   is given without ``scanner``, nothing is scanned: the factory gets the
-  address (or name) string. :class:`FakeBleClient` and :class:`FakeScanner`
-  ship here, so examples run without a radio.
+  address (or name) string. :class:`~iota_publisher.drivers.fakes.FakeBleClient`
+  and :class:`~iota_publisher.drivers.fakes.FakeScanner` ship in the package,
+  so examples run without a radio.
 
 Known firmware subtleties (Nordic-Thingy52-FW ``m_environment.c``): the
 temperature's whole part is truncated toward zero and the hundredths are a
@@ -65,18 +67,16 @@ other byte above 99 is rejected. Some older firmware caps the intervals at 5000 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
-import inspect
 import logging
 import re
 import struct
-import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from . import _ble
 from ._base import (
     Driver,
     DriverError,
@@ -100,10 +100,6 @@ __all__ = [
     "SENSORS",
     "TEMPERATURE_UUID",
     "EnvironmentConfig",
-    "FakeBleClient",
-    "FakeBleDevice",
-    "FakeBleError",
-    "FakeScanner",
     "Thingy52",
     "decode_battery",
     "decode_color",
@@ -119,7 +115,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _DRIVER = "thingy52"
-_INSTALL_HINT = "pip install iota-publisher[ble]"
 
 
 def _thingy_uuid(short: int) -> str:
@@ -308,69 +303,12 @@ def _decode_readings(sensor: str, data: bytes) -> list[tuple[str, float | int, s
     ]
 
 
-# ---------------------------------------------------------------- bleak glue
+# ---------------------------------------------------------------- options
 
 _ADDRESS = re.compile(
     r"^(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}"  # MAC (Linux, Windows)
     r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"  # macOS
 )
-
-
-def _require_bleak() -> Any:
-    try:
-        import bleak
-    except ImportError as exc:
-        raise ConfigError(
-            f"driver {_DRIVER!r} needs the bleak package: {_INSTALL_HINT}", field="driver"
-        ) from exc
-    return bleak
-
-
-def _bleak_major() -> int:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return int(version("bleak").split(".")[0])
-    except (PackageNotFoundError, ValueError):  # pragma: no cover - odd installs
-        return 0
-
-
-def _adapter_kwargs(adapter: str | None) -> dict[str, Any]:
-    """bleak >= 3 takes ``bluez={"adapter": ...}``; older versions ``adapter=``."""
-    if adapter is None:
-        return {}
-    if _bleak_major() >= 3:
-        return {"bluez": {"adapter": adapter}}
-    return {"adapter": adapter}
-
-
-async def bleak_find_device(
-    *, address: str | None, name: str | None, adapter: str | None, timeout: float
-) -> Any:
-    """Scan with bleak for the Thingy by address or advertised name (``None``: not seen)."""
-    from bleak import BleakScanner
-
-    kwargs = _adapter_kwargs(adapter)
-    if address is not None:
-        return await BleakScanner.find_device_by_address(address, timeout=timeout, **kwargs)
-
-    def matches(device: Any, advertisement: Any) -> bool:
-        return (getattr(advertisement, "local_name", None) or device.name) == name
-
-    return await BleakScanner.find_device_by_filter(matches, timeout=timeout, **kwargs)
-
-
-def _bleak_client_factory(adapter: str | None, connect_timeout: float) -> Callable[..., Any]:
-    from bleak import BleakClient
-
-    return functools.partial(BleakClient, timeout=connect_timeout, **_adapter_kwargs(adapter))
-
-
-def _is_connected(client: Any) -> bool:
-    try:
-        return bool(client.is_connected)
-    except Exception:  # a backend that lost its D-Bus connection  # noqa: BLE001
-        return False
 
 
 # ---------------------------------------------------------------- the driver
@@ -431,18 +369,17 @@ class Thingy52(Driver):
         self._timeout = check_positive(_DRIVER, "timeout", timeout)
 
         if client is None:
-            _require_bleak()
-            client = _bleak_client_factory(self._adapter, self.connect_timeout)
+            _ble.require_bleak(_DRIVER)
+            client = _ble.client_factory(self._adapter, self.connect_timeout)
             if scanner is None:
-                scanner = bleak_find_device
+                scanner = _ble.bleak_find_device
         elif scanner is None:
-            scanner = _no_scan
+            scanner = _ble.no_scan
         self._client_seam = client
         self._scanner = scanner
         self._sleep = sleep if sleep is not None else asyncio.sleep
 
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = _ble.LoopThread(f"{_DRIVER}-ble-loop")
         self._closed = False
         # owned by the loop thread from here on
         self._client: Any = None
@@ -465,13 +402,12 @@ class Thingy52(Driver):
     # --- synchronous face
 
     def read(self) -> Readings:
-        loop = self._ensure_loop()
-        future = asyncio.run_coroutine_threadsafe(self._read(), loop)
+        if self._closed:
+            raise DriverError(f"{_DRIVER}: the driver is closed", driver=_DRIVER)
         guard = self._guard_seconds()
         try:
-            return future.result(timeout=guard)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
+            return self._loop.run(self._read(), timeout=guard)
+        except TimeoutError:
             raise SensorUnavailableError(
                 f"{_DRIVER}: read from {self.target} did not finish within {guard:.0f} s",
                 driver=_DRIVER,
@@ -481,37 +417,20 @@ class Thingy52(Driver):
         if self._closed:
             return
         self._closed = True
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        if not self._loop.started:
             return
         try:
-            if thread.is_alive():
-                future = asyncio.run_coroutine_threadsafe(self._disconnect(), loop)
-                future.result(timeout=self.connect_timeout)
+            if self._loop.alive:
+                self._loop.run(self._disconnect(), timeout=self.connect_timeout)
         except Exception as exc:  # noqa: BLE001 - closing must not fail
             log.warning("%s: error while disconnecting from %s: %s", _DRIVER, self.target, exc)
         finally:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=self.connect_timeout)
-            self._loop = self._thread = None
+            self._loop.stop(timeout=self.connect_timeout)
 
     def _guard_seconds(self) -> float:
         """Upper bound of one read, so a hung BlueZ call cannot block the agent forever."""
         per_try = self.scan_timeout + self.connect_timeout + self.backoff_max
         return self.connect_attempts * per_try + self._timeout + 10.0
-
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        if self._closed:
-            raise DriverError(f"{_DRIVER}: the driver is closed", driver=_DRIVER)
-        if self._loop is None:
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(
-                target=_run_loop, args=(loop,), name=f"{_DRIVER}-ble-loop", daemon=True
-            )
-            thread.start()
-            self._loop, self._thread = loop, thread
-        return self._loop
 
     # --- inside the loop thread
 
@@ -524,44 +443,21 @@ class Thingy52(Driver):
             return await self._collect()
 
     async def _ensure_connected(self) -> None:
-        if self._client is not None and self._connected and _is_connected(self._client):
+        if self._client is not None and self._connected and _ble.is_connected(self._client):
             return
         if self._client is not None:
             log.info("%s: %s is disconnected; reconnecting", _DRIVER, self.target)
         await self._disconnect()
-        last: BaseException | None = None
-        for attempt in range(self.connect_attempts):
-            if attempt:
-                delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-                log.info("%s: connect retry %d in %.1f s", _DRIVER, attempt, delay)
-                await self._pause(delay)
-            try:
-                await self._connect_once()
-                return
-            except SensorUnavailableError as exc:
-                last = exc
-            except DriverError:
-                await self._disconnect()
-                raise
-            except Exception as exc:  # noqa: BLE001 - bleak/BlueZ errors, one boundary
-                last = exc
-            log.warning(
-                "%s: connecting to %s failed (try %d of %d): %s",
-                _DRIVER,
-                self.target,
-                attempt + 1,
-                self.connect_attempts,
-                last,
-            )
-            await self._disconnect()
-        hint = ""
-        if isinstance(last, OSError):  # e.g. no D-Bus socket: BlueZ is not running
-            hint = " (is Bluetooth on and the bluetooth service running?)"
-        raise SensorUnavailableError(
-            f"{_DRIVER}: could not connect to {self.target} after {self.connect_attempts} "
-            f"tries: {last}{hint}",
+        await _ble.connect_with_retries(
+            self._connect_once,
+            self._disconnect,
             driver=_DRIVER,
-        ) from last
+            target=self.target,
+            attempts=self.connect_attempts,
+            backoff_base=self.backoff_base,
+            backoff_max=self.backoff_max,
+            sleep=self._sleep,
+        )
 
     async def _connect_once(self) -> None:
         device = await self._scanner(
@@ -619,7 +515,7 @@ class Thingy52(Driver):
             missing = [s for s, u in uuids.items() if self._counts.get(u, 0) <= start[u]]
             if not missing:
                 break
-            if not self._connected or not _is_connected(self._client):
+            if not self._connected or not _ble.is_connected(self._client):
                 self._connected = False
                 raise SensorUnavailableError(
                     f"{_DRIVER}: {self.target} disconnected while reading "
@@ -646,7 +542,7 @@ class Thingy52(Driver):
         try:
             raw_battery = await self._client.read_gatt_char(BATTERY_LEVEL_UUID)
         except Exception as exc:
-            if not _is_connected(self._client):
+            if not _ble.is_connected(self._client):
                 self._connected = False
             raise SensorUnavailableError(
                 f"{_DRIVER}: reading the battery level of {self.target} failed: {exc}",
@@ -662,7 +558,7 @@ class Thingy52(Driver):
         self._connected = False
         if client is None:
             return
-        if _is_connected(client):
+        if _ble.is_connected(client):
             for uuid in subscribed:
                 try:
                     await client.stop_notify(uuid)
@@ -672,11 +568,6 @@ class Thingy52(Driver):
                 await client.disconnect()
             except Exception as exc:  # noqa: BLE001
                 log.debug("%s: disconnect failed: %s", _DRIVER, exc)
-
-    async def _pause(self, seconds: float) -> None:
-        result = self._sleep(seconds)
-        if inspect.isawaitable(result):
-            await result
 
     def _on_notify(self, uuid: str, _characteristic: Any, data: bytes | bytearray) -> None:
         self._values[uuid] = bytes(data)
@@ -714,273 +605,3 @@ def _check_sensors(sensors: Sequence[str] | str | None) -> tuple[str, ...]:
     if not chosen:
         raise ConfigError(f"driver {_DRIVER!r}: option 'sensors' is empty", field="sensors")
     return tuple(s for s in SENSORS if s in chosen)
-
-
-async def _no_scan(*, address: str | None, name: str | None, **_: Any) -> str | None:
-    """The scanner used with a client seam and no scanner seam: the target itself."""
-    return address or name
-
-
-def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """The driver's loop thread: run until stopped, then cancel leftovers and close."""
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_forever()
-    finally:
-        try:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-
-
-# ---------------------------------------------------------------- fakes
-
-
-class FakeBleError(Exception):
-    """What the fakes raise where bleak raises ``BleakError``."""
-
-
-@dataclass(frozen=True)
-class FakeBleDevice:
-    """Stands in for bleak's ``BLEDevice``."""
-
-    address: str = "C4:6A:12:34:56:78"
-    name: str | None = "Thingy"
-
-
-@dataclass(frozen=True)
-class _FakeCharacteristic:
-    uuid: str
-
-
-_NOTIFIABLE = {
-    TEMPERATURE_UUID,
-    PRESSURE_UUID,
-    HUMIDITY_UUID,
-    GAS_UUID,
-    COLOR_UUID,
-    BATTERY_LEVEL_UUID,
-}
-
-
-def _normalise_uuid(key: str) -> str:
-    return _UUID_OF.get(key, key).lower()
-
-
-class FakeBleClient:
-    """A scripted Thingy:52 with bleak's ``BleakClient`` API, for tests and demos.
-
-    ``notifications`` maps a UUID (or a sensor name: ``"temperature"``,
-    ``"gas"`` ...) to the byte strings it sends, one every ``period`` seconds
-    while subscribed; the last one repeats. A characteristic without a script
-    never notifies. The instance is its own factory: the driver calls
-    ``fake(device, disconnected_callback=cb)`` and gets the fake back, so pass
-    ``client=FakeBleClient(...)``. :meth:`simulate_disconnect` drops the link
-    as a Thingy walking out of range would; :meth:`fail_next_connects` makes
-    connects fail. ``writes`` records ``(uuid, bytes)``; ``calls`` records the
-    method names in order.
-    """
-
-    def __init__(
-        self,
-        notifications: Mapping[str, Sequence[bytes]] | None = None,
-        *,
-        battery: int = 87,
-        config: EnvironmentConfig | None = None,
-        period: float = 0.005,
-    ) -> None:
-        self.scripts = {
-            _normalise_uuid(k): [bytes(v) for v in vs] for k, vs in (notifications or {}).items()
-        }
-        self.battery = battery
-        self.config = config or EnvironmentConfig()
-        self.period = period
-        self.writes: list[tuple[str, bytes]] = []
-        self.calls: list[str] = []
-        self.devices: list[Any] = []
-        self.connect_count = 0
-        self.disconnect_count = 0
-        self.disconnected_callback: Callable[[Any], None] | None = None
-        self._positions: dict[str, int] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._subscriptions: set[str] = set()
-        self._connected = False
-        self._fail_connects = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @classmethod
-    def thingy(cls, **kwargs: Any) -> FakeBleClient:
-        """A fake sending plausible values: 23.05 C, 1013.25 hPa, 45 %, 450 ppm, 12 ppb."""
-        return cls(
-            {
-                "temperature": [bytes([23, 5])],
-                "pressure": [struct.pack("<iB", 1013, 25)],
-                "humidity": [bytes([45])],
-                "gas": [struct.pack("<HH", 450, 12)],
-                "color": [struct.pack("<HHHH", 120, 200, 90, 410)],
-            },
-            **kwargs,
-        )
-
-    # factory face
-    def __call__(
-        self, device: Any, disconnected_callback: Callable[[Any], None] | None = None, **_: Any
-    ) -> FakeBleClient:
-        self.devices.append(device)
-        self.disconnected_callback = disconnected_callback
-        return self
-
-    # test controls
-    def fail_next_connects(self, count: int) -> None:
-        """Make the next ``count`` calls of :meth:`connect` fail."""
-        self._fail_connects = count
-
-    def simulate_disconnect(self) -> None:
-        """Drop the link (thread-safe); bleak's disconnected callback runs on the loop."""
-        self._connected = False
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._link_lost)
-
-    @property
-    def subscribed(self) -> set[str]:
-        """The UUIDs notifying now."""
-        return set(self._subscriptions)
-
-    # bleak's API
-    @property
-    def is_connected(self) -> bool:
-        return self._connected
-
-    async def connect(self, **_: Any) -> bool:
-        self.calls.append("connect")
-        self.connect_count += 1
-        if self._fail_connects:
-            self._fail_connects -= 1
-            raise FakeBleError("fake: connection aborted")
-        self._loop = asyncio.get_running_loop()
-        self._connected = True
-        return True
-
-    async def disconnect(self) -> bool:
-        self.calls.append("disconnect")
-        self.disconnect_count += 1
-        was_connected = self._connected
-        self._connected = False
-        if was_connected:
-            self._link_lost()
-        return True
-
-    async def start_notify(
-        self, char_specifier: Any, callback: Callable[[Any, bytearray], None], **_: Any
-    ) -> None:
-        uuid = self._uuid(char_specifier)
-        self.calls.append(f"start_notify {uuid}")
-        self._require_connected()
-        if uuid not in _NOTIFIABLE:
-            raise FakeBleError(f"fake: {uuid} does not notify")
-        self._cancel(uuid)
-        self._subscriptions.add(uuid)
-        if self.scripts.get(uuid):  # without a script: subscribed, but silent
-            self._tasks[uuid] = asyncio.get_running_loop().create_task(
-                self._deliver(uuid, callback)
-            )
-
-    async def stop_notify(self, char_specifier: Any) -> None:
-        uuid = self._uuid(char_specifier)
-        self.calls.append(f"stop_notify {uuid}")
-        self._require_connected()
-        self._cancel(uuid)
-
-    async def read_gatt_char(self, char_specifier: Any, **_: Any) -> bytearray:
-        uuid = self._uuid(char_specifier)
-        self.calls.append(f"read {uuid}")
-        self._require_connected()
-        if uuid == BATTERY_LEVEL_UUID:
-            return bytearray([self.battery])
-        if uuid == CONFIG_UUID:
-            return bytearray(encode_config(self.config))
-        raise FakeBleError(f"fake: reading {uuid} is not permitted")
-
-    async def write_gatt_char(
-        self, char_specifier: Any, data: bytes | bytearray, response: bool | None = None
-    ) -> None:
-        uuid = self._uuid(char_specifier)
-        self.calls.append(f"write {uuid}")
-        self._require_connected()
-        if uuid != CONFIG_UUID:
-            raise FakeBleError(f"fake: writing {uuid} is not permitted")
-        try:
-            config = decode_config(data)
-        except SensorDataError as exc:
-            raise FakeBleError(f"fake: config write refused: {exc}") from None
-        self.writes.append((uuid, bytes(data)))
-        self.config = config
-
-    # internals
-    @staticmethod
-    def _uuid(char_specifier: Any) -> str:
-        return str(getattr(char_specifier, "uuid", char_specifier)).lower()
-
-    def _require_connected(self) -> None:
-        if not self._connected:
-            raise FakeBleError("fake: not connected")
-
-    def _cancel(self, uuid: str) -> None:
-        self._subscriptions.discard(uuid)
-        task = self._tasks.pop(uuid, None)
-        if task is not None:
-            task.cancel()
-
-    def _link_lost(self) -> None:
-        for uuid in list(self._subscriptions):
-            self._cancel(uuid)
-        if self.disconnected_callback is not None:
-            self.disconnected_callback(self)
-
-    async def _deliver(self, uuid: str, callback: Callable[[Any, bytearray], None]) -> None:
-        script = self.scripts[uuid]
-        characteristic = _FakeCharacteristic(uuid)
-        while True:
-            await asyncio.sleep(self.period)
-            position = self._positions.get(uuid, 0)
-            self._positions[uuid] = position + 1
-            callback(characteristic, bytearray(script[min(position, len(script) - 1)]))
-
-
-@dataclass
-class FakeScanner:
-    """An async device finder for tests: finds ``device`` after ``misses`` failed scans.
-
-    Matches by address (case-insensitive) or advertised name like the bleak
-    scanner; ``calls`` records the keyword arguments of every scan.
-    """
-
-    device: Any = field(default_factory=FakeBleDevice)
-    misses: int = 0
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    async def __call__(
-        self,
-        *,
-        address: str | None = None,
-        name: str | None = None,
-        adapter: str | None = None,
-        timeout: float = 10.0,
-    ) -> Any:
-        self.calls.append(
-            {"address": address, "name": name, "adapter": adapter, "timeout": timeout}
-        )
-        if self.misses:
-            self.misses -= 1
-            return None
-        if address is not None:
-            return self.device if str(self.device.address).lower() == address.lower() else None
-        return self.device if self.device.name == name else None

@@ -199,7 +199,7 @@ class Agent:
         return sensor.driver
 
     def _collect(self, sensors: list[_Sensor], publisher: Any, now: float) -> None:
-        from .drivers.generic import SourceExhausted
+        from .drivers import SourceExhausted
 
         for sensor in sensors:
             if sensor.exhausted or now < sensor.next_due:

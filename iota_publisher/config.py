@@ -24,7 +24,10 @@ optional with a default:
 
 A sensor entry names its driver (``iota_publisher.drivers.available()``);
 ``name`` defaults to the driver's name, ``options`` are the driver's keyword
-options, ``interval`` overrides the global one.
+options, ``interval`` overrides the global one. The driver class prepares its
+options (``Driver.prepare_options``): relative file paths are taken from the
+config file's folder, except files the driver writes, which go to the state
+directory (writable under systemd).
 
 ``stateDir`` defaults to ``$STATE_DIRECTORY`` (set by systemd's
 ``StateDirectory=``) or else ``state/`` beside the config file; a relative
@@ -63,10 +66,6 @@ SECRET_KEYS = frozenset(
         "Authorization",
     }
 )
-# driver options holding file paths: relative ones are taken from the config's folder,
-# except files the driver writes, which go to the state directory (writable under systemd)
-PATH_OPTIONS = frozenset({"path", "base"})
-STATE_PATH_OPTIONS = frozenset({"token_file"})
 _MODES = ("public", "private", "restricted")
 
 
@@ -201,9 +200,10 @@ def _sensors(
         return ()
     if not isinstance(entries, list):
         raise ConfigError("'sensors' must be a list of sensor objects", field="sensors")
-    from .drivers import available
+    from .drivers import DriverContext, available, driver_class
 
     known = available()
+    context = DriverContext(config_dir=base, state_dir=state_dir)
     out: list[SensorConfig] = []
     for i, entry in enumerate(entries):
         path = f"sensors[{i}]"
@@ -227,15 +227,7 @@ def _sensors(
         if not isinstance(options, Mapping):
             raise ConfigError(f"{path}.options must be an object", field=f"{path}.options")
         interval = _Getter(entry).number("interval", default_interval, 1.0, 86_400.0)
-        options = dict(options)
-        for key, value in options.items():
-            if isinstance(value, str) and not Path(value).is_absolute():
-                if key in PATH_OPTIONS:
-                    options[key] = str(base / value)
-                elif key in STATE_PATH_OPTIONS:
-                    options[key] = str(state_dir / value)
-        if driver == "netatmo" and "token_file" not in options:
-            options["token_file"] = str(state_dir / "netatmo-token.json")
+        options = driver_class(driver).prepare_options(options, context)
         out.append(SensorConfig(name, driver, options, interval))
     return tuple(out)
 

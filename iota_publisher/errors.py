@@ -270,3 +270,58 @@ class PureFallbackWarning(RuntimeWarning):
 
 
 # -- classes added by other areas go below, each block commented with its area --
+
+# -- drivers ------------------------------------------------------------------------
+# The sensor drivers' errors (iota_publisher.drivers re-exports them). A driver that
+# gets bad data from its sensor raises SensorDataError, one whose sensor does not
+# answer raises SensorUnavailableError; bad options are a ConfigError naming them.
+
+__all__ += [
+    "DriverError",
+    "NetatmoAuthError",
+    "SensorDataError",
+    "SensorUnavailableError",
+    "SensorWarmingUpError",
+    "SourceExhausted",
+]
+
+
+class DriverError(PublisherError):
+    """A driver failed. ``driver`` names it (e.g. ``"bme280"``)."""
+
+    def __init__(self, message: str, *, driver: str | None = None) -> None:
+        super().__init__(message)
+        self.driver = driver
+
+
+class SensorUnavailableError(DriverError, TransientError):
+    """The sensor or service did not answer (unplugged, asleep, out of range, offline)."""
+
+
+class SensorDataError(DriverError, PeerDataError):
+    """The sensor answered with data that fails its checks (checksum, range, frame)."""
+
+
+class SensorWarmingUpError(SensorDataError, TransientError):
+    """The sensor answers, but is still warming up (MH-Z19B preheat, a fan
+    spinning up): its values cannot be trusted yet. Transient: read again later."""
+
+
+class SourceExhausted(DriverError):
+    """A finite source has no more records (a ``file`` without ``loop``).
+
+    Like :class:`StopIteration` for a driver: it is not transient, and every
+    later read raises it again. The caller should stop reading this source.
+    """
+
+
+class NetatmoAuthError(DriverError, ConfigError):
+    """Netatmo refused the credentials: a new token pair (or client id/secret) is needed.
+
+    Permanent: retrying cannot succeed. It is a :class:`ConfigError` too, with
+    ``field`` naming the setting to fix.
+    """
+
+    def __init__(self, message: str, *, field: str = "refresh_token") -> None:
+        super().__init__(message, driver="netatmo")
+        self.field = field

@@ -17,7 +17,7 @@ from iota_publisher.drivers import (
     create_driver,
     driver_class,
 )
-from iota_publisher.drivers._i2c import FakeI2CBus, I2CWrite, check_address, open_bus, read_bytes
+from iota_publisher.drivers._i2c import check_address, open_bus, read_bytes
 from iota_publisher.drivers.bh1750 import BH1750, MODES, raw_to_lux
 from iota_publisher.drivers.bme280 import (
     BME280,
@@ -31,6 +31,7 @@ from iota_publisher.drivers.bme280 import (
     unpack_data,
 )
 from iota_publisher.drivers.ds18b20 import DS18B20, find_devices, parse_w1_slave
+from iota_publisher.drivers.fakes import FakeI2CBus, I2CWrite
 
 from iota_publisher.errors import ConfigError, InvalidInputError, TransientError
 
@@ -659,7 +660,7 @@ def test_ds18b20_through_create_driver(tmp_path, sleeps):
 # -- module hygiene ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", ["_i2c", "bme280", "bh1750", "ds18b20"])
+@pytest.mark.parametrize("module", ["_i2c", "bme280", "bh1750", "ds18b20", "fakes"])
 def test_public_names_exist(module):
     import importlib
 

@@ -22,11 +22,11 @@ from iota_publisher.drivers import (
     sds011,
 )
 from iota_publisher.drivers._serial import (
-    ScriptedSerial,
     SensorWarmingUpError,
     open_port,
     sync_frame,
 )
+from iota_publisher.drivers.fakes import ScriptedSerial
 
 from iota_publisher.errors import ConfigError, InvalidInputError, TransientError
 
@@ -622,3 +622,10 @@ def test_pms5003_over_a_pseudo_terminal_with_pyserial():
         os.close(master)
         os.close(slave)
     assert bytes(heard) == (pms5003.PASSIVE_MODE + pms5003.PASSIVE_READ + pms5003.PASSIVE_READ)
+
+
+def test_sync_frame_refuses_a_bad_header_as_misuse():
+    for header, size in ((b"", 4), (b"\x42\x4d\x00", 2)):
+        with pytest.raises(InvalidInputError) as info:
+            sync_frame(ScriptedSerial().read, header=header, size=size, parse=bytes)
+        assert info.value.field == "header"

@@ -93,6 +93,12 @@ def test_errors():
         "InvalidSecretKeyError",
         "InvalidMarketplaceResponseError",
         "PureFallbackWarning",
+        "DriverError",
+        "SensorUnavailableError",
+        "SensorDataError",
+        "SensorWarmingUpError",
+        "SourceExhausted",
+        "NetatmoAuthError",
     }
 
 

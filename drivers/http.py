@@ -1,0 +1,250 @@
+"""The ``http`` source: poll a web API that answers JSON.
+
+It replaces the 2019 marketplace template's second example (polling
+``serverUrl`` for a few fields). Answers become readings as :mod:`._json`
+describes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ._base import (
+    DriverError,
+    Readings,
+    SensorDataError,
+    SensorUnavailableError,
+    check_positive,
+    check_value,
+    clip_text,
+)
+from ._json import (
+    JsonSource,
+    PathPart,
+    Value,
+    get_path,
+    is_finite,
+    is_number,
+    json_kind,
+    parse_path,
+    str_mapping,
+)
+
+__all__ = ["HttpSource"]
+
+log = logging.getLogger(__name__)
+
+
+class HttpSource(JsonSource):
+    """Poll a web API that answers JSON, and publish chosen values.
+
+    Each :meth:`read` sends one GET (no retries inside: the caller's next
+    read is the retry). ``fields`` maps reading names to paths into the
+    answer; without it every top-level number is a reading. Connection
+    errors, timeouts and HTTP 5xx, 429 and 408 raise
+    :class:`SensorUnavailableError`; other HTTP errors, an answer that is not
+    JSON, a missing path or a value that is not a number or string raise
+    :class:`SensorDataError`, naming the path and URL. A TLS failure is a
+    plain, permanent :class:`DriverError` (a bad certificate stays bad).
+    URLs in messages and logs show query values as ``***`` (API keys often
+    live there), and header values are never shown.
+
+    Options: ``url`` (required, http or https), ``fields``, ``headers``,
+    ``timeout`` (seconds, default 30), ``time_key`` (a path to the answer's
+    time; not a reading), ``units`` (reading name -> unit). Seam:
+    ``session`` (a ``requests.Session``; one is made, and closed by
+    :meth:`close`, when none is given). Config, for OpenWeatherMap::
+
+        {"name": "owm", "driver": "http",
+         "options": {"url": "https://api.openweathermap.org/data/2.5/weather?q=Berlin&units=metric&appid=KEY",
+                     "fields": {"temperature": "main.temp", "humidity": "main.humidity",
+                                "pressure": "main.pressure", "wind": "wind.speed",
+                                "sky": "weather[0].main"},
+                     "units": {"temperature": "C", "humidity": "%", "pressure": "hPa",
+                               "wind": "m/s"},
+                     "time_key": "dt"}}
+    """
+
+    name: ClassVar[str] = "http"
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        time_key: str | None = None,
+        units: Mapping[str, str] | None = None,
+        session: Any = None,
+    ) -> None:
+        import requests  # a network library: imported by the driver that uses it
+
+        from .._http import DEFAULT_TIMEOUT, new_session
+
+        super().__init__(time_key, units)
+        self.url: str = check_value(self.name, "url", url, str, required=True)
+        try:
+            prepared = requests.Request("GET", self.url).prepare().url or ""
+        except requests.RequestException as exc:
+            raise ConfigError(
+                f"driver 'http': option 'url' is not a URL: {exc}", field="url"
+            ) from None
+        if not prepared.lower().startswith(("http://", "https://")):
+            raise ConfigError("driver 'http': option 'url' must be an http(s) URL", field="url")
+        self.safe_url = _safe_url(prepared)
+        self._secret_parts = {p for u in (self.url, prepared) for p in _secret_parts(u)}
+        self._fields: dict[str, tuple[str, tuple[PathPart, ...]]] = {}
+        for name, path in str_mapping(self.name, "fields", fields).items():
+            try:
+                self._fields[name] = (path, parse_path(path))
+            except ValueError as exc:
+                raise ConfigError(
+                    f"driver 'http': option 'fields': {name!r}: {exc}", field="fields"
+                ) from None
+        if self._fields and set(self._units) - set(self._fields):
+            raise ConfigError(
+                f"driver 'http': option 'units' names readings that are not in 'fields': "
+                f"{sorted(set(self._units) - set(self._fields))}",
+                field="units",
+            )
+        self._headers = str_mapping(self.name, "headers", headers)
+        self.timeout = check_positive(self.name, "timeout", timeout, DEFAULT_TIMEOUT)
+        self._requests = requests
+        self._owns_session = session is None
+        self._session = new_session() if session is None else session
+
+    def __repr__(self) -> str:
+        return f"<HttpSource driver 'http' {self.safe_url}>"
+
+    def close(self) -> None:
+        if not self._closed and self._owns_session:
+            self._session.close()
+        super().close()
+
+    def read(self) -> Readings:
+        self._check_open()
+        data = self._get()
+        when = self._time_of(data, f"the answer from {self.safe_url}")
+        if not self._fields:
+            return self._top_level_numbers(data, when)
+        values: dict[str, Value] = {}
+        for name, (path, parts) in self._fields.items():
+            try:
+                value = get_path(data, parts)
+            except LookupError as exc:
+                raise self._bad(
+                    f"path {path!r}", f"{exc} in the answer from {self.safe_url}"
+                ) from None
+            if not (is_number(value) or isinstance(value, str)):
+                raise self._bad(
+                    f"path {path!r}",
+                    f"{json_kind(value)}, not a number or "
+                    f"string, in the answer from {self.safe_url}",
+                )
+            if not is_finite(value):
+                raise self._bad(
+                    f"path {path!r}", f"not a finite number in the answer from {self.safe_url}"
+                )
+            values[name] = value
+        return self._readings(values, when)
+
+    def _top_level_numbers(self, data: Any, when: float | None) -> Readings:
+        where = f"the answer from {self.safe_url}"
+        if not isinstance(data, Mapping):
+            raise self._bad(
+                where,
+                f"{json_kind(data)}, not an object: name the values to publish with 'fields'",
+            )
+        skip = self._time_parts[0] if self._time_parts and len(self._time_parts) == 1 else None
+        values = {k: v for k, v in data.items() if is_number(v) and k != skip and is_finite(v)}
+        if not values:
+            raise self._bad(where, "no top-level numbers: name the values with 'fields'")
+        return self._readings(values, when)
+
+    def _get(self) -> Any:
+        """One GET; every ``requests`` failure and refusal is mapped here."""
+        requests = self._requests
+        failure: DriverError | None = None
+        cause: BaseException | None = None
+        try:
+            response = self._session.get(
+                self.url, headers=self._headers or None, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            # requests' messages quote the URL's query: keep its values out
+            message = self._scrub(str(exc))
+            cause = exc if message == str(exc) else type(exc)(message)
+            reason = clip_text(message)
+            if isinstance(exc, requests.Timeout):
+                failure = SensorUnavailableError(
+                    f"http: {self.safe_url} timed out after {self.timeout:g} s", driver=self.name
+                )
+            elif isinstance(exc, requests.exceptions.SSLError):
+                failure = DriverError(
+                    f"http: TLS failed for {self.safe_url}: {reason}", driver=self.name
+                )
+            elif isinstance(
+                exc,
+                (
+                    requests.ConnectionError,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError,
+                ),
+            ):
+                failure = SensorUnavailableError(
+                    f"http: connecting to {self.safe_url} failed: {reason}", driver=self.name
+                )
+            else:
+                failure = DriverError(
+                    f"http: GET {self.safe_url} failed: {reason}", driver=self.name
+                )
+        if failure is not None:
+            raise failure from cause
+        status = response.status_code
+        log.debug("http: GET %s: HTTP %d", self.safe_url, status)
+        if status in (408, 429) or status >= 500:
+            raise SensorUnavailableError(
+                f"http: {self.safe_url} answered HTTP {status}", driver=self.name
+            )
+        if not 200 <= status < 300:
+            raise SensorDataError(f"http: {self.safe_url} answered HTTP {status}", driver=self.name)
+        try:
+            return response.json()
+        except ValueError:  # also requests' JSONDecodeError
+            kind = response.headers.get("Content-Type") or "no content type"
+            raise SensorDataError(
+                f"http: the answer from {self.safe_url} is not JSON ({kind})", driver=self.name
+            ) from None
+
+    def _scrub(self, text: str) -> str:
+        for part in sorted(self._secret_parts, key=len, reverse=True):
+            text = text.replace(part, "***")
+        return text
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without credentials and with query values masked, for messages and logs."""
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _secret_parts(url: str) -> set[str]:
+    """The pieces of ``url`` that may carry secrets: its query, query values, password."""
+    from urllib.parse import parse_qsl, quote_plus, urlsplit
+
+    parts = urlsplit(url)
+    found = {parts.query} if parts.query else set()
+    for _, value in parse_qsl(parts.query, keep_blank_values=True):
+        if len(value) >= 4:  # shorter values would mask unrelated text
+            found |= {value, quote_plus(value)}
+    if parts.password:
+        found.add(parts.password)
+    return found
