@@ -155,3 +155,13 @@ class InvalidSecretKeyError(MarketplaceRejectedError):
 
 class InvalidMarketplaceResponseError(MarketplaceError, ValueError):
     """The marketplace answered, but not with what the API promises."""
+
+
+# -- Curl backends (trinary._curl) ---------------------------------------------
+
+
+class NativeKernelUnavailableError(PublisherError, RuntimeError):
+    """The native Curl backend was asked for, but the native kernel is not loaded."""
+
+
+__all__ += ["NativeKernelUnavailableError"]

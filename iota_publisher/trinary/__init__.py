@@ -17,8 +17,9 @@ from ._codec import (
     trytes_to_trits,
     validate_trytes,
 )
-from ._curl import HASH_LENGTH, STATE_LENGTH, Curl, curl_hash, hash_chains
+from ._curl import HASH_LENGTH, STATE_LENGTH, Curl, NativeCurl, PureCurl, curl_hash, hash_chains
 from ._kerl import Kerl, kerl_hash
+from ._trits import Trits
 from .bundle import BundleError, build_bundle, bundle_hash, validate_bundle
 from .transaction import Transaction, transaction_hash
 
@@ -29,7 +30,10 @@ __all__ = [
     "BundleError",
     "Curl",
     "Kerl",
+    "NativeCurl",
+    "PureCurl",
     "Transaction",
+    "Trits",
     "ascii_to_trytes",
     "build_bundle",
     "bundle_hash",
