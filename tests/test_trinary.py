@@ -192,6 +192,11 @@ class TestTrits:
 
 
 class TestCurlBackends:
+    def test_public_names(self):
+        import iota_publisher.trinary
+
+        assert {"Curl", "NativeCurl", "PureCurl", "Trits"} <= set(iota_publisher.trinary.__all__)
+
     def test_curl_builds_the_backend_in_use(self, backend):
         sponge = Curl(27)
         expected = NativeCurl if backend == "native" else PureCurl
