@@ -37,6 +37,7 @@ from typing import Any, TextIO
 from ._exitcodes import EXIT_FAILURE, EXIT_OK
 from .config import Config, SensorConfig, load_config
 from .errors import ConfigError, PublisherError, TransientError
+from .store import Stage
 
 __all__ = ["Agent", "SystemdNotifier"]
 
@@ -255,7 +256,7 @@ class Agent:
             return
         results = publisher.drain()
         stats = publisher.store.stats()
-        waiting = sum(stats[s] for s in ("queued", "prepared", "attached", "stored"))
+        waiting = sum(stats[stage] for stage in Stage)
         if results:
             log.info("published %d reading(s); %d waiting", len(results), waiting)
         self._notifier.notify(STATUS=f"{stats['registered']} published, {waiting} waiting")

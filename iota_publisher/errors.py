@@ -325,3 +325,13 @@ class NetatmoAuthError(DriverError, ConfigError):
     def __init__(self, message: str, *, field: str = "refresh_token") -> None:
         super().__init__(message, driver="netatmo")
         self.field = field
+
+
+# -- Curl backends (trinary._curl) ---------------------------------------------
+
+
+class NativeKernelUnavailableError(PublisherError, RuntimeError):
+    """The native Curl backend was asked for, but the native kernel is not loaded."""
+
+
+__all__ += ["NativeKernelUnavailableError"]

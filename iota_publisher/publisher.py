@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from .config import Config, load_config
 from .errors import InvalidInputError, PublisherError
 from .mam import Channel
-from .store import OutboxRow, Store
+from .store import OutboxRow, Stage, Store
 from .trinary import TRYTE_ALPHABET, Transaction, ascii_to_trytes, build_bundle
 
 __all__ = ["PublishResult", "Publisher", "random_trytes"]
@@ -118,7 +118,9 @@ class Publisher:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.config.state_dir, outbox_limit=self.config.outbox_limit)
+            self._store = Store(
+                self.config.state_dir, outbox_limit=self.config.outbox_limit, clock=self._clock
+            )
             self._own_store = True
         return self._store
 
@@ -221,17 +223,16 @@ class Publisher:
     def _advance(self, row: OutboxRow) -> PublishResult:
         timings: dict[str, float] = {}
         try:
-            if row.stage == "queued":
+            if row.stage is Stage.QUEUED:
                 row = self._prepare(row, timings)
-            if row.stage == "prepared":
+            if row.stage is Stage.PREPARED:
                 row = self._attach(row, timings)
-            if row.stage == "attached":
+            if row.stage is Stage.ATTACHED:
                 started = _time.perf_counter()
                 self.node.store_and_broadcast(row.attached)
-                self.store.mark_stored(row.id)
+                row = self.store.mark_stored(row.id)
                 timings["node"] = timings.get("node", 0.0) + _time.perf_counter() - started
-                row = self._reload(row)
-            if row.stage == "stored":
+            if row.stage is Stage.STORED:
                 started = _time.perf_counter()
                 assert row.root is not None and row.side_key is not None
                 self.marketplace.new_data(
@@ -256,11 +257,6 @@ class Publisher:
             tail=row.tail,
             timings=timings,
         )
-
-    def _reload(self, row: OutboxRow) -> OutboxRow:
-        fresh = self.store.get(row.id)
-        assert fresh is not None
-        return fresh
 
     def _load_channel(self) -> Channel:
         if self._channel is None:
@@ -295,7 +291,7 @@ class Publisher:
             bundle = build_bundle(
                 message.address, message.payload, self.config.tag, int(self._clock())
             )
-            self.store.prepare(
+            prepared = self.store.prepare(
                 # public and private channels register the all-9 key they are masked with
                 row.id,
                 channel.to_dict(),
@@ -309,7 +305,7 @@ class Publisher:
             self._channel = None  # the stored state is the truth: reload it
             raise
         timings["mam"] = _time.perf_counter() - started
-        return self._reload(row)
+        return prepared
 
     def _attach(self, row: OutboxRow, timings: dict[str, float]) -> OutboxRow:
         from .node import attach
@@ -327,5 +323,4 @@ class Publisher:
         timings["pow"] = _time.perf_counter() - started
         txs = [Transaction.from_trytes(t) for t in attached]
         tail = next(tx for tx in txs if tx.current_index == 0).hash
-        self.store.save_attached(row.id, attached, tail)
-        return self._reload(row)
+        return self.store.save_attached(row.id, attached, tail)

@@ -13,6 +13,12 @@ through stages strictly in order of arrival::
   restart re-sends them byte for byte.
 * ``stored``: the node has the transactions; only ``newData`` is left.
 
+The stages are :class:`Stage` members, stored as their plain names. Each
+stage-changing method checks the row is at the stage before, and returns the
+row as it now is (:class:`OutboxRow`), read back by the same statement that
+changed it where SQLite can (3.35 and later), else in the same transaction.
+Every timestamp the store writes comes from its ``clock``.
+
 The database runs in WAL mode with ``synchronous=FULL`` (a committed stage
 survives power loss), its files are created ``0600`` inside a ``0700``
 directory, and an exclusive lock file keeps a second process from using the
@@ -28,21 +34,40 @@ import logging
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from .errors import StoreError, StoreLockedError
 
-__all__ = ["OutboxRow", "Store", "StoreError", "StoreLockedError"]
+__all__ = ["OutboxRow", "Stage", "Store", "StoreError", "StoreLockedError"]
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "publisher.db"
 LOCK_NAME = "publisher.lock"
-STAGES = ("queued", "prepared", "attached", "stored")
 
-_SCHEMA = """
+
+class Stage(str, Enum):
+    """Where an outbox row is. Members are the strings the database holds."""
+
+    QUEUED = "queued"
+    PREPARED = "prepared"
+    ATTACHED = "attached"
+    STORED = "stored"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STAGES = tuple(stage.value for stage in Stage)
+
+# UPDATE ... RETURNING hands back the changed row in the same statement
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -51,7 +76,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     time_ms    INTEGER NOT NULL,
     data       TEXT NOT NULL,
-    stage      TEXT NOT NULL DEFAULT 'queued',
+    stage      TEXT NOT NULL DEFAULT '{Stage.QUEUED.value}',
     root       TEXT,
     side_key   TEXT,
     address    TEXT,
@@ -68,10 +93,12 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 @dataclass(frozen=True)
 class OutboxRow:
+    """One reading in the outbox, as its database row is (``created_ms``: when accepted)."""
+
     id: int
     time_ms: int
     data: str  # the packet's "data" as JSON text
-    stage: str
+    stage: Stage
     root: str | None = None
     side_key: str | None = field(default=None, repr=False)
     address: str | None = None
@@ -81,14 +108,38 @@ class OutboxRow:
     tail: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    created_ms: int = 0
+
+    @classmethod
+    def from_db(cls, row: Mapping[str, Any]) -> OutboxRow:
+        """Build from a database row, by column name."""
+        values = {name: row[name] for name in _ROW_FIELDS}
+        values["stage"] = Stage(values["stage"])
+        for name in ("bundle", "attached"):
+            values[name] = json.loads(values[name]) if values[name] else None
+        return cls(**values)
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(OutboxRow))
+_COLUMNS = ", ".join(_ROW_FIELDS)
 
 
 class Store:
-    """The publisher's SQLite state in ``state_dir``."""
+    """The publisher's SQLite state in ``state_dir``.
 
-    def __init__(self, state_dir: str | os.PathLike[str], *, outbox_limit: int = 10_000) -> None:
+    ``clock`` (seconds since the epoch) stamps every time the store writes.
+    """
+
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str],
+        *,
+        outbox_limit: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.outbox_limit = outbox_limit
+        self._clock = clock
         try:
             self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -162,7 +213,7 @@ class Store:
 
     def enqueue(self, time_ms: int, data_json: str) -> int:
         """Accept a reading; returns its outbox id. Drops the oldest queued past the limit."""
-        now = int(time.time() * 1000)
+        now = int(self._clock() * 1000)
         with self._transaction():
             cur = self._db.execute(
                 "INSERT INTO outbox (time_ms, data, created_ms) VALUES (?, ?, ?)",
@@ -173,9 +224,9 @@ class Store:
             excess = total - self.outbox_limit
             if excess > 0:
                 dropped = self._db.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE stage = 'queued' "
+                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE stage = ? "
                     "ORDER BY id LIMIT ?)",
-                    (excess,),
+                    (Stage.QUEUED.value, excess),
                 ).rowcount
                 if dropped:
                     self._bump("dropped", dropped)
@@ -186,21 +237,14 @@ class Store:
                     )
         return row_id
 
-    _COLUMNS = (
-        "id, time_ms, data, stage, root, side_key, address, payload, bundle, attached, "
-        "tail, attempts, last_error"
-    )
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[OutboxRow]:
+        cursor = self._db.cursor()
+        cursor.row_factory = sqlite3.Row
+        return [OutboxRow.from_db(row) for row in cursor.execute(sql, params).fetchall()]
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> OutboxRow | None:
-        row = self._db.execute(
-            f"SELECT {self._COLUMNS} FROM outbox {where} LIMIT 1",
-            params,
-        ).fetchone()
-        if row is None:
-            return None
-        bundle = json.loads(row[8]) if row[8] else None
-        attached = json.loads(row[9]) if row[9] else None
-        return OutboxRow(*row[:8], bundle, attached, *row[10:])
+        rows = self._rows(f"SELECT {_COLUMNS} FROM outbox {where} LIMIT 1", params)
+        return rows[0] if rows else None
 
     def head(self) -> OutboxRow | None:
         """The oldest reading not yet registered."""
@@ -219,14 +263,17 @@ class Store:
         address: str,
         payload: str,
         bundle: list[str],
-    ) -> None:
-        """Commit the channel's advance together with the message it signed."""
+    ) -> OutboxRow:
+        """Commit the channel's advance together with the message it signed.
+
+        Returns the row, now ``prepared``.
+        """
         with self._transaction():
             self._set_meta("channel", channel_state)
-            self._update(
+            return self._update(
                 row_id,
-                "queued",
-                stage="prepared",
+                Stage.QUEUED,
+                stage=Stage.PREPARED,
                 root=root,
                 side_key=side_key,
                 address=address,
@@ -234,24 +281,30 @@ class Store:
                 bundle=json.dumps(bundle),
             )
 
-    def save_attached(self, row_id: int, attached: list[str], tail: str) -> None:
+    def save_attached(self, row_id: int, attached: list[str], tail: str) -> OutboxRow:
+        """Keep the attached trytes; returns the row, now ``attached``."""
         with self._transaction():
-            self._update(
-                row_id, "prepared", stage="attached", attached=json.dumps(attached), tail=tail
+            return self._update(
+                row_id,
+                Stage.PREPARED,
+                stage=Stage.ATTACHED,
+                attached=json.dumps(attached),
+                tail=tail,
             )
 
-    def mark_stored(self, row_id: int) -> None:
+    def mark_stored(self, row_id: int) -> OutboxRow:
+        """The node has the transactions; returns the row, now ``stored``."""
         with self._transaction():
-            self._update(row_id, "attached", stage="stored")
+            return self._update(row_id, Stage.ATTACHED, stage=Stage.STORED)
 
     def mark_registered(self, row_id: int) -> None:
         """newData succeeded: the reading is done (its row is removed)."""
         with self._transaction():
             deleted = self._db.execute(
-                "DELETE FROM outbox WHERE id = ? AND stage = 'stored'", (row_id,)
+                "DELETE FROM outbox WHERE id = ? AND stage = ?", (row_id, Stage.STORED.value)
             ).rowcount
             if deleted != 1:
-                raise StoreError(f"outbox row {row_id} is not at stage 'stored'")
+                raise StoreError(f"outbox row {row_id} is not at stage {Stage.STORED.value!r}")
             self._bump("registered", 1)
 
     def record_error(self, row_id: int, message: str) -> None:
@@ -261,18 +314,25 @@ class Store:
                 (message[:500], row_id),
             )
 
-    def _update(self, row_id: int, expected: str, **columns: Any) -> None:
+    def _update(self, row_id: int, expected: Stage, **columns: Any) -> OutboxRow:
+        """Change a row at stage ``expected`` (inside a transaction); return it as it now is."""
         sets = ", ".join(f"{name} = ?" for name in columns)
-        cur = self._db.execute(
-            f"UPDATE outbox SET {sets} WHERE id = ? AND stage = ?",
-            (*columns.values(), row_id, expected),
-        )
-        if cur.rowcount != 1:
-            raise StoreError(f"outbox row {row_id} is not at stage {expected!r}")
+        values = tuple(v.value if isinstance(v, Stage) else v for v in columns.values())
+        sql = f"UPDATE outbox SET {sets} WHERE id = ? AND stage = ?"
+        params = (*values, row_id, expected.value)
+        if _RETURNING:
+            rows = self._rows(f"{sql} RETURNING {_COLUMNS}", params)
+        elif self._db.execute(sql, params).rowcount == 1:
+            rows = self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
+        else:
+            rows = []
+        if len(rows) != 1:
+            raise StoreError(f"outbox row {row_id} is not at stage {expected.value!r}")
+        return rows[0]
 
     def stats(self) -> dict[str, int]:
         """Readings per stage, plus ``registered`` and ``dropped`` totals."""
-        out = {stage: 0 for stage in STAGES}
+        out = {stage.value: 0 for stage in Stage}
         for stage, n in self._db.execute("SELECT stage, COUNT(*) FROM outbox GROUP BY stage"):
             out[stage] = n
         out["registered"] = self.get_meta("registered") or 0

@@ -99,6 +99,7 @@ def test_errors():
         "SensorWarmingUpError",
         "SourceExhausted",
         "NetatmoAuthError",
+        "NativeKernelUnavailableError",
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -298,6 +299,101 @@ class TestStore:
                 store.mark_stored(row)
             with pytest.raises(StoreError):
                 store.mark_registered(row)
+
+    @pytest.mark.parametrize("returning", [True, False], ids=["returning", "select"])
+    def test_stage_methods_return_the_new_row(self, tmp_path, monkeypatch, returning):
+        import iota_publisher.store as store_module
+        from iota_publisher.store import OutboxRow, Stage, StoreError
+
+        monkeypatch.setattr(store_module, "_RETURNING", returning and store_module._RETURNING)
+        with Store(tmp_path / "s", clock=lambda: 1_234.5678) as store:
+            row_id = store.enqueue(7, '{"n":1}')
+            assert store.head() == OutboxRow(
+                row_id, 7, '{"n":1}', Stage.QUEUED, created_ms=1_234_567
+            )
+            store.record_error(row_id, "down")
+            prepared = store.prepare(
+                row_id,
+                {"seed": "S"},
+                root="R",
+                side_key="K",
+                address="A",
+                payload="P",
+                bundle=["B1", "B2"],
+            )
+            assert prepared == store.get(row_id)
+            assert (prepared.stage, prepared.root, prepared.side_key, prepared.bundle) == (
+                Stage.PREPARED,
+                "R",
+                "K",
+                ["B1", "B2"],
+            )
+            assert (prepared.attempts, prepared.last_error) == (1, "down")
+            assert store.load_channel() == {"seed": "S"}
+            attached = store.save_attached(row_id, ["T1", "T2"], "TAIL")
+            assert attached == store.get(row_id)
+            assert (attached.stage, attached.attached, attached.tail) == (
+                Stage.ATTACHED,
+                ["T1", "T2"],
+                "TAIL",
+            )
+            stored = store.mark_stored(row_id)
+            assert stored == store.get(row_id) and stored.stage is Stage.STORED
+            with pytest.raises(StoreError, match="not at stage 'attached'"):
+                store.mark_stored(row_id)
+            assert store.mark_registered(row_id) is None
+            assert store.head() is None and store.stats()["registered"] == 1
+
+    def test_stages_are_stored_as_plain_names(self, tmp_path):
+        from iota_publisher.store import Stage
+
+        with Store(tmp_path / "s") as store:
+            first = store.enqueue(1, "{}")
+            second = store.enqueue(2, "{}")
+            store.prepare(first, {}, root="R", side_key=None, address="A", payload="P", bundle=[])
+        db = sqlite3.connect(tmp_path / "s" / "publisher.db")
+        assert db.execute("SELECT id, stage FROM outbox ORDER BY id").fetchall() == [
+            (first, "prepared"),
+            (second, "queued"),
+        ]
+        db.execute("UPDATE outbox SET stage = 'stored' WHERE id = ?", (first,))  # as older versions
+        db.commit()
+        db.close()
+        with Store(tmp_path / "s") as store:
+            assert store.head().stage is Stage.STORED
+            assert store.stats() == {
+                "queued": 1,
+                "prepared": 0,
+                "attached": 0,
+                "stored": 1,
+                "registered": 0,
+                "dropped": 0,
+            }
+            assert str(Stage.STORED) == "stored" and Stage("queued") is Stage.QUEUED
+
+    def test_clock_stamps_what_the_store_writes(self, tmp_path):
+        times = iter([100.0, 200.5])
+        with Store(tmp_path / "s", clock=lambda: next(times)) as store:
+            store.enqueue(1, "{}")
+            store.enqueue(2, "{}")
+            assert store.head().created_ms == 100_000
+            assert store.get(store.head().id + 1).created_ms == 200_500
+
+    @pytest.mark.skipif(
+        sqlite3.sqlite_version_info < (3, 35), reason="SQLite before 3.35 has no RETURNING"
+    )
+    def test_publisher_reads_each_row_once(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path), node, market) as pub:
+            pub.enqueue({"n": 1})
+            statements: list[str] = []
+            pub.store._db.set_trace_callback(statements.append)
+            [result] = pub.drain()
+        assert result.tail is not None and market.registered
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        outbox_reads = [s for s in selects if "FROM outbox" in s]
+        # drain's two looks at the head (the reading, then nothing); every stage change hands
+        # back the row it wrote
+        assert len(outbox_reads) == 2, outbox_reads
 
 
 class TestOverHTTP:

@@ -12,6 +12,9 @@ from iota_publisher.errors import InvalidInputError, InvalidTrytesError
 from iota_publisher.trinary import (
     Curl,
     Kerl,
+    NativeCurl,
+    PureCurl,
+    Trits,
     ascii_to_trytes,
     hash_chains,
     int_to_trits,
@@ -19,6 +22,7 @@ from iota_publisher.trinary import (
     trits_to_int,
     trits_to_trytes,
     trytes_to_ascii,
+    trytes_to_trits,
     validate_trytes,
 )
 from iota_publisher.trinary.pascal import PascalDecodeError, pascal_decode, pascal_encode
@@ -150,6 +154,113 @@ class TestBackendParity:
         native, pure = self._both(lambda: hash_chains(segments, counts, rounds))
         assert native == pure
         assert pure[-243 * 3 : -243 * 2] == segments[-243 * 3 : -243 * 2]  # count 0: unchanged
+
+
+class TestTrits:
+    def test_one_container_for_every_backend(self, backend):
+        trits = Trits.from_trytes("HELLO9")
+        assert trits.tolist() == trytes_to_trits("HELLO9") and list(trits) == trits.tolist()
+        assert bytes(trits) == bytes(t & 0xFF for t in trits.tolist())
+        assert trits.trytes() == "HELLO9" and Trits(trits.tolist()) == trits
+
+    def test_sequence_behaviour(self):
+        trits = Trits([1, 0, -1, -1, 1, 0])
+        assert len(trits) == 6 and trits[2] == -1 and trits[-2] == 1
+        assert isinstance(trits[1:4], Trits) and trits[1:4].tolist() == [0, -1, -1]
+        assert (trits[:3] + trits[3:]) == trits
+        assert Trits.concat([trits[:2], trits[2:4], trits[4:]]) == trits
+        assert Trits.zeros(4).tolist() == [0, 0, 0, 0] and Trits().tolist() == []
+        assert trits.count(-1) == 2 and -1 in trits and trits.index(-1) == 2
+        assert hash(trits) == hash(Trits(trits)) and len({trits, Trits(trits)}) == 1
+        assert trits != trits.tolist()  # a list is not a Trits
+        with pytest.raises(TypeError):
+            trits + [0]  # type: ignore[operator]
+
+    def test_checks_its_trits(self):
+        with pytest.raises(InvalidInputError):
+            Trits([0, 2])
+        with pytest.raises(InvalidInputError):
+            Trits.from_bytes(b"\x00\x02")
+        assert Trits.from_bytes(b"\x00\x01\xff").tolist() == [0, 1, -1]
+        with pytest.raises(InvalidTrytesError):
+            Trits.from_trytes("abc")
+        with pytest.raises(InvalidInputError, match="multiple of 3"):
+            Trits([0, 1]).trytes()
+
+    def test_repr_shows_no_trits(self):
+        assert repr(Trits.from_trytes("SECRET")) == "<Trits: 18 trits>"
+
+
+class TestCurlBackends:
+    def test_public_names(self):
+        import iota_publisher.trinary
+
+        assert {"Curl", "NativeCurl", "PureCurl", "Trits"} <= set(iota_publisher.trinary.__all__)
+
+    def test_curl_builds_the_backend_in_use(self, backend):
+        sponge = Curl(27)
+        expected = NativeCurl if backend == "native" else PureCurl
+        assert type(sponge) is expected and isinstance(sponge, Curl)
+        assert sponge.rounds == 27 and type(sponge.copy()) is expected
+        assert type(PureCurl(81)) is PureCurl
+
+    def test_native_curl_needs_the_kernel(self):
+        from iota_publisher.errors import PublisherError
+        from iota_publisher.trinary._curl import NativeKernelUnavailableError
+
+        previous = _backend.set_native(None)
+        try:
+            with pytest.raises(NativeKernelUnavailableError) as info:
+                NativeCurl(27)
+        finally:
+            _backend.set_native(previous)
+        assert isinstance(info.value, PublisherError)
+
+    def test_every_input_form_and_output_form_agree(self, backend):
+        data = _random_trits(random.Random(11), 500)
+        outputs = []
+        for form in (data, tuple(data), Trits(data), bytes(Trits(data))):
+            c = Curl(27)
+            c.absorb(form, 10, 400)
+            copy = c.copy()
+            squeezed = c.squeeze_trits(300)
+            assert copy.squeeze(300) == squeezed.tolist()
+            masked = c.mask_trits(form)
+            assert isinstance(masked, Trits) and len(masked) == 500
+            outputs.append((squeezed, masked, c.rate_trits(729)))
+        assert all(out == outputs[0] for out in outputs)
+
+    def test_unmask_undoes_mask(self, backend):
+        plain = Trits(_random_trits(random.Random(12), 600))
+        writer, reader = Curl(27), Curl(27)
+        for sponge in (writer, reader):
+            sponge.absorb(plain[:243])
+        cipher = writer.mask_trits(plain)
+        assert cipher != plain and reader.unmask_trits(cipher) == plain
+        assert writer.rate() == reader.rate()
+
+    def test_hash_chains_trits(self, backend):
+        from iota_publisher.trinary._curl import hash_chains_trits
+
+        rng = random.Random(13)
+        counts = [rng.randrange(0, 28) for _ in range(5)]
+        segments = _random_trits(rng, 243 * 5)
+        chained = hash_chains_trits(Trits(segments), counts, 27)
+        assert isinstance(chained, Trits)
+        assert chained.tolist() == hash_chains(segments, counts, 27)
+
+    @pytest.mark.skipif(NATIVE is None, reason="the native kernel is not built")
+    def test_the_two_classes_agree(self):
+        data = Trits(_random_trits(random.Random(14), 1000))
+        native, pure = NativeCurl(81), PureCurl(81)
+        for sponge in (native, pure):
+            sponge.absorb(data)
+        assert native.squeeze_trits(486) == pure.squeeze_trits(486)
+        assert native.mask_trits(data) == pure.mask_trits(data)
+        assert native.unmask_trits(data) == pure.unmask_trits(data)
+        assert native.rate_trits(729) == pure.rate_trits(729)
+        counts = [1, 0, 27]
+        assert NativeCurl.chains(data[:729], counts, 27) == PureCurl.chains(data[:729], counts, 27)
 
 
 def test_hash_chains_matches_sequential_curl():

@@ -8,9 +8,8 @@
 """
 
 from ..errors import InvalidInputError as _InvalidInputError
-from ..trinary._codec import validate_trytes as _validate_trytes
-from ..trinary._curl import raw_from_trytes as _raw_from_trytes
-from ..trinary._curl import raw_to_trytes as _raw_to_trytes
+from ..trinary import Trits as _Trits
+from ..trinary import validate_trytes as _validate_trytes
 from ._channel import MODES, Channel, Message
 from ._mask import mask_hash as _mask_hash
 from ._parser import ParsedMessage, parse_message
@@ -27,4 +26,4 @@ def message_address(root: str, mode: str) -> str:
     _validate_trytes(root, "root", length=81)
     if mode not in MODES:
         raise _InvalidInputError(f"mode must be one of {MODES}, not {mode!r}", field="mode")
-    return root if mode == "public" else _raw_to_trytes(_mask_hash(_raw_from_trytes(root)))
+    return root if mode == "public" else _mask_hash(_Trits.from_trytes(root)).trytes()

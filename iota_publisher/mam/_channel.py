@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..trinary._codec import pad_trytes, trytes_to_trits, validate_trytes
-from ..trinary._curl import Curl, raw, raw_from_trytes, raw_to_trytes, to_list
+from ..trinary import STATE_LENGTH, Curl, Trits, pad_trytes, trytes_to_trits, validate_trytes
 from ..trinary.pascal import pascal_encode
 from ..trinary.signing import check_security
 from ._hamming import hamming_search
@@ -164,7 +163,7 @@ class Channel:
     @property
     def root(self) -> str:
         """Root of the tree that signs the next message."""
-        return raw_to_trytes(self._tree(self._start, self._count).root.address)
+        return self._tree(self._start, self._count).root.address.trytes()
 
     def _tree(self, start: int, count: int) -> MerkleTree:
         key = (start, count)
@@ -185,35 +184,34 @@ class Channel:
         validate_trytes(message, "message")
         tree = self._tree(self._start, self._count)
         next_tree = self._tree(self._start + self._count, self._next_count)
-        # trits in the backend's container from here on (bytes when native)
-        root = raw(tree.root.address)
-        next_root = raw(next_tree.root.address)
-        message_trits = raw_from_trytes(message)
-        header = raw(pascal_encode(self._index) + pascal_encode(len(message_trits)))
+        root = tree.root.address
+        next_root = next_tree.root.address
+        message_trits = Trits.from_trytes(message)
+        header = Trits(pascal_encode(self._index) + pascal_encode(len(message_trits)))
         private_key, siblings = tree.subtree(self._index)
 
         sponge = Curl(27)
-        sponge.absorb(raw_from_trytes(self._side_key or _NO_KEY))
+        sponge.absorb(Trits.from_trytes(self._side_key or _NO_KEY))
         sponge.absorb(root)
         sponge.absorb(header)
-        payload = header + sponge.mask(next_root + message_trits, raw=True)
-        nonce = hamming_search(sponge.rate(Curl.STATE_LENGTH, raw=True), self._security)
-        payload += sponge.mask(nonce, raw=True)
-        sig = signature(sponge.rate(raw=True), raw(private_key))
-        tail = raw(pascal_encode(len(siblings)) + [t for s in siblings for t in to_list(s)])
-        payload += sponge.mask(sig + tail, raw=True)
-        payload += raw([0] * (-len(payload) % 3))
+        payload = header + sponge.mask_trits(next_root + message_trits)
+        nonce = hamming_search(sponge.rate_trits(STATE_LENGTH), self._security)
+        payload += sponge.mask_trits(nonce)
+        sig = signature(sponge.rate_trits(), private_key)
+        tail = Trits(pascal_encode(len(siblings))) + Trits.concat(siblings)
+        payload += sponge.mask_trits(sig + tail)
+        payload += Trits.zeros(-len(payload) % 3)
 
-        root_trytes = raw_to_trytes(root)
-        address = root_trytes if self._mode == "public" else raw_to_trytes(mask_hash(root))
+        root_trytes = root.trytes()
+        address = root_trytes if self._mode == "public" else mask_hash(root).trytes()
 
         if self._index == self._count - 1:
             self._start += self._next_count
             self._index = 0
         else:
             self._index += 1
-        self._next_root = raw_to_trytes(next_root)
-        return Message(raw_to_trytes(payload), root_trytes, address, self._next_root)
+        self._next_root = next_root.trytes()
+        return Message(payload.trytes(), root_trytes, address, self._next_root)
 
     # -- persistence -------------------------------------------------------
 

@@ -16,10 +16,9 @@ this search visits candidates in the reference's order and keeps its quirks:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from .. import _backend
-from ..trinary._curl import STATE_LENGTH, _to_bytes, to_list, transform_sliced
+from ..trinary import STATE_LENGTH, Trits, transform_sliced
 
 __all__ = ["hamming_search"]
 
@@ -84,12 +83,11 @@ def _search_pure(state: Sequence[int], security: int) -> list[int]:
     return out
 
 
-def hamming_search(state: Any, security: int) -> Any:
+def hamming_search(state: Trits, security: int) -> Trits:
     """The reference's nonce for a full 729-trit sponge state.
 
-    Takes and returns trits in the backend's container (see ``raw`` in
-    trinary._curl). The nonce is 81 trits, except in the reference's corner
-    case where the counter overflows and it grows to 84.
+    The nonce is 81 trits, except in the reference's corner case where the
+    counter overflows and it grows to 84.
     """
     if len(state) != STATE_LENGTH:
         from ..errors import InvalidInputError
@@ -99,5 +97,5 @@ def hamming_search(state: Any, security: int) -> Any:
         )
     native = _backend.native()
     if native is not None:
-        return native.hamming_search(_to_bytes(state), security)
-    return _search_pure(to_list(state), security)
+        return Trits.from_bytes(native.hamming_search(bytes(state), security))
+    return Trits(_search_pure(state.tolist(), security))

@@ -16,9 +16,8 @@ number of zero-sum thirds tells the reader the security level.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from ..trinary._curl import HASH_LENGTH, Curl, hash_chains, to_list
+from ..trinary import HASH_LENGTH, Curl, Trits, hash_chains_trits
 from ..trinary.signing import add_index
 
 SEGMENTS_PER_FRAGMENT = 27
@@ -27,65 +26,58 @@ _MAX_TRYTE = 13
 _MIN_TRYTE = -13
 
 
-# Trits move between these functions in the backend's container (bytes for
-# the native kernel, lists for pure Python): see ``raw`` in trinary._curl.
-
-
-def subseed(seed: Sequence[int], index: int) -> Any:
+def subseed(seed: Sequence[int], index: int) -> Trits:
     sponge = Curl(27)
     sponge.absorb(add_index(seed, index))
-    return sponge.squeeze(raw=True)
+    return sponge.squeeze_trits()
 
 
-def _absorbed_rate(trits: Any) -> Any:
+def _absorbed_rate(trits: Trits) -> Trits:
     sponge = Curl(27)
     sponge.absorb(trits)
-    return sponge.rate(raw=True)
+    return sponge.rate_trits()
 
 
-def leaf(seed: Sequence[int], index: int, security: int) -> tuple[Any, Any]:
+def leaf(seed: Sequence[int], index: int, security: int) -> tuple[Trits, Trits]:
     """``(address, private_key)`` of the leaf at ``index``."""
     sponge = Curl(27)
     sponge.absorb(subseed(seed, index))
     segments = security * SEGMENTS_PER_FRAGMENT
-    pre_key = sponge.squeeze(segments * HASH_LENGTH, raw=True)
-    private_key = hash_chains(pre_key, [1] * segments, raw=True)
-    digests = hash_chains(private_key, [_MAX_TRYTE - _MIN_TRYTE] * segments, raw=True)
+    pre_key = sponge.squeeze_trits(segments * HASH_LENGTH)
+    private_key = hash_chains_trits(pre_key, [1] * segments)
+    digests = hash_chains_trits(private_key, [_MAX_TRYTE - _MIN_TRYTE] * segments)
     digest = _absorbed_rate(digests)
     return _absorbed_rate(digest), private_key
 
 
-def _tryte_values(hash_trits: Any, count: int) -> list[int]:
-    hash_trits = to_list(hash_trits)
-    return [
-        hash_trits[3 * i] + 3 * hash_trits[3 * i + 1] + 9 * hash_trits[3 * i + 2]
-        for i in range(count)
-    ]
+def _tryte_values(hash_trits: Trits, count: int) -> list[int]:
+    values = hash_trits.tolist()
+    return [values[3 * i] + 3 * values[3 * i + 1] + 9 * values[3 * i + 2] for i in range(count)]
 
 
-def signature(hash_trits: Any, private_key: Any) -> Any:
+def signature(hash_trits: Trits, private_key: Trits) -> Trits:
     """Sign a 243-trit hash: key segment i is hashed ``13 - tryte_i`` times."""
     count = len(private_key) // HASH_LENGTH
     steps = [_MAX_TRYTE - v for v in _tryte_values(hash_trits, count)]
-    return hash_chains(private_key, steps, raw=True)
+    return hash_chains_trits(private_key, steps)
 
 
-def digest_from_signature(hash_trits: Any, sig: Any) -> Any:
+def digest_from_signature(hash_trits: Trits, sig: Trits) -> Trits:
     """Finish the chains of a signature and absorb them: the key's digest."""
     count = len(sig) // HASH_LENGTH
     steps = [v - _MIN_TRYTE for v in _tryte_values(hash_trits, count)]
-    return _absorbed_rate(hash_chains(sig, steps, raw=True))
+    return _absorbed_rate(hash_chains_trits(sig, steps))
 
 
-def address_from_digest(digest: Any) -> Any:
+def address_from_digest(digest: Trits) -> Trits:
     return _absorbed_rate(digest)
 
 
-def checksum_security(hash_trits: Any) -> int:
+def checksum_security(hash_trits: Trits) -> int:
     """Security level signalled by a hash: 1-3, or 0 if no third-prefix sums to 0."""
-    hash_trits = to_list(hash_trits)
-    if sum(hash_trits[:81]) == 0:
+    values = hash_trits.tolist()
+    if sum(values[:81]) == 0:
         return 1
-    if sum(hash_trits[:162]) == 0:
+    if sum(values[:162]) == 0:
         return 2
-    return 3 if sum(hash_trits[:243]) == 0 else 0
+    return 3 if sum(values[:243]) == 0 else 0

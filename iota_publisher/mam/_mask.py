@@ -6,15 +6,11 @@ chunk absorbed) is :meth:`Curl.mask` / :meth:`Curl.unmask`, native when built.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from ..trinary._curl import Curl
+from ..trinary import Curl, Trits
 
 
-def mask_hash(trits: Sequence[int] | bytes) -> Any:
-    """Curl-P-81 hash of the root: the address of private and restricted messages
-    (in the backend's trit container)."""
+def mask_hash(trits: Trits) -> Trits:
+    """Curl-P-81 hash of the root: the address of private and restricted messages."""
     sponge = Curl(81)
     sponge.absorb(trits)
-    return sponge.squeeze(raw=True)
+    return sponge.squeeze_trits()

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from ..trinary._curl import HASH_LENGTH, Curl
+from ..trinary import HASH_LENGTH, Curl, Trits
 from ._iss import leaf
 
 
 @dataclass(eq=False)
 class Node:
-    # trits in the backend's container (see ``raw`` in trinary._curl)
-    address: Any
+    address: Trits
     left: Node | None = None
     right: Node | None = None
-    private_key: Any = None
+    private_key: Trits | None = None
     size: int = 1
 
 
@@ -30,7 +28,7 @@ def _parent(left: Node, right: Node | None) -> Node:
     sponge = Curl(27)
     sponge.absorb(left.address)
     sponge.absorb(right.address)
-    return Node(sponge.rate(raw=True), left, right, size=left.size + right.size)
+    return Node(sponge.rate_trits(), left, right, size=left.size + right.size)
 
 
 class MerkleTree:
@@ -56,7 +54,7 @@ class MerkleTree:
                 break
         self.root = nodes[0]
 
-    def subtree(self, index: int) -> tuple[Any, list[Any]]:
+    def subtree(self, index: int) -> tuple[Trits, list[Trits]]:
         """``(private_key, siblings)`` for the leaf at ``index`` (siblings leaf-first).
 
         Follows the reference, including its treatment of an unpaired node:
@@ -66,14 +64,14 @@ class MerkleTree:
         if root.size == 1:
             assert root.left is not None and root.left.private_key is not None
             return root.left.private_key, []
-        siblings: list[Any] = []
+        siblings: list[Trits] = []
         node: Node | None = root
         size = root.size
-        key: Any = []
+        key = Trits()
         if index < size:
             while node is not None:
                 if node.left is None:
-                    key = node.private_key or []
+                    key = node.private_key or Trits()
                     break
                 size = node.left.size
                 if index < size:
@@ -87,7 +85,7 @@ class MerkleTree:
         return key, siblings
 
 
-def root_from_siblings(address: Any, siblings: Any, index: int) -> Any:
+def root_from_siblings(address: Trits, siblings: Trits, index: int) -> Trits:
     """Recompute a root from a leaf address, its siblings and its index.
 
     A sibling equal to the node itself marks a node without a partner, which
@@ -111,6 +109,6 @@ def root_from_siblings(address: Any, siblings: Any, index: int) -> Any:
         else:
             sponge.absorb(rate)
             sponge.absorb(chunk)
-        rate = sponge.rate(raw=True)
+        rate = sponge.rate_trits()
         bit <<= 1
     return rate

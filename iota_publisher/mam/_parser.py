@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import MamParseError, MamSignatureError
-from ..trinary._codec import pad_trytes, validate_trytes
-from ..trinary._curl import HASH_LENGTH, Curl, raw_from_trytes, raw_to_trytes, to_list
+from ..trinary import HASH_LENGTH, Curl, Trits, pad_trytes, validate_trytes
 from ..trinary.pascal import PascalDecodeError, pascal_decode
 from ._iss import FRAGMENT_LENGTH, address_from_digest, checksum_security, digest_from_signature
 from ._merkle import root_from_siblings
@@ -53,9 +52,9 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
     else:
         key = pad_trytes(validate_trytes(side_key, "side_key", max_length=81, secret=True), 81)
 
-    trits = raw_from_trytes(payload)  # the backend's container (bytes when native)
+    trits = Trits.from_trytes(payload)
     # the plain header: two short Pascal integers at the start
-    header = to_list(trits[: 2 * _HEADER_WINDOW])
+    header = trits[: 2 * _HEADER_WINDOW].tolist()
     index, header_end = _decode(header, 0, "channel index")
     length, next_root_start = _decode(header, header_end, "message length")
     if length % 3:
@@ -71,13 +70,13 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
         )
 
     sponge = Curl(27)
-    sponge.absorb(raw_from_trytes(key))
-    sponge.absorb(raw_from_trytes(root))
+    sponge.absorb(Trits.from_trytes(key))
+    sponge.absorb(Trits.from_trytes(root))
     sponge.absorb(trits[:next_root_start])
-    next_root = sponge.unmask(trits[next_root_start:message_start], raw=True)
-    message = sponge.unmask(trits[message_start:message_end], raw=True)
-    sponge.unmask(trits[message_end : message_end + _NONCE_LENGTH], raw=True)
-    hmac = sponge.rate(raw=True)
+    next_root = sponge.unmask_trits(trits[next_root_start:message_start])
+    message = sponge.unmask_trits(trits[message_start:message_end])
+    sponge.unmask_trits(trits[message_end : message_end + _NONCE_LENGTH])
+    hmac = sponge.rate_trits()
 
     security = checksum_security(hmac)
     if security == 0:
@@ -85,11 +84,11 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
             "MAM payload does not verify (no valid security level): "
             "wrong side key, wrong root, or tampered payload"
         )
-    rest = sponge.unmask(trits[message_end + _NONCE_LENGTH :], raw=True)
+    rest = sponge.unmask_trits(trits[message_end + _NONCE_LENGTH :])
     signature_length = security * FRAGMENT_LENGTH
     if len(rest) < signature_length:
         raise MamParseError("MAM payload is truncated: the signature is cut off")
-    count_window = to_list(rest[signature_length : signature_length + _HEADER_WINDOW])
+    count_window = rest[signature_length : signature_length + _HEADER_WINDOW].tolist()
     siblings_count, count_end = _decode(count_window, 0, "sibling count")
     siblings_start = signature_length + count_end
     siblings_end = siblings_start + siblings_count * HASH_LENGTH
@@ -100,9 +99,9 @@ def parse_message(payload: str, root: str, side_key: str | None = None) -> Parse
     computed = address_from_digest(digest)
     if siblings_count:
         computed = root_from_siblings(computed, rest[siblings_start:siblings_end], index)
-    if raw_to_trytes(computed) != root:
+    if computed.trytes() != root:
         raise MamSignatureError(
             "MAM payload does not verify: its signature does not lead to the root "
             "(wrong side key, wrong root, or tampered payload)"
         )
-    return ParsedMessage(raw_to_trytes(message), raw_to_trytes(next_root))
+    return ParsedMessage(message.trytes(), next_root.trytes())

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 
 from .. import _backend
 from ..errors import InvalidInputError, PowTimeoutError
-from ..trinary._codec import int_to_trits
-from ..trinary._curl import HASH_LENGTH, STATE_LENGTH, Curl, transform_sliced
+from ..trinary import HASH_LENGTH, STATE_LENGTH, Curl, int_to_trits, transform_sliced
 
 __all__ = ["LANES", "PowTimeoutError", "check_mwm", "nonce_for", "search_nonce"]
 

@@ -17,8 +17,19 @@ from ._codec import (
     trytes_to_trits,
     validate_trytes,
 )
-from ._curl import HASH_LENGTH, STATE_LENGTH, Curl, curl_hash, hash_chains
+from ._curl import (
+    HASH_LENGTH,
+    STATE_LENGTH,
+    Curl,
+    NativeCurl,
+    PureCurl,
+    curl_hash,
+    hash_chains,
+    hash_chains_trits,
+    transform_sliced,
+)
 from ._kerl import Kerl, kerl_hash
+from ._trits import Trits
 from .bundle import BundleError, build_bundle, bundle_hash, validate_bundle
 from .transaction import Transaction, transaction_hash
 
@@ -29,17 +40,22 @@ __all__ = [
     "BundleError",
     "Curl",
     "Kerl",
+    "NativeCurl",
+    "PureCurl",
     "Transaction",
+    "Trits",
     "ascii_to_trytes",
     "build_bundle",
     "bundle_hash",
     "curl_hash",
     "hash_chains",
+    "hash_chains_trits",
     "int_to_trits",
     "is_trytes",
     "kerl_hash",
     "pad_trytes",
     "transaction_hash",
+    "transform_sliced",
     "trits_to_int",
     "trits_to_trytes",
     "trytes_to_ascii",

@@ -6,29 +6,42 @@ squeeze reads the first 243 trits and transforms. Both loop at least once,
 exactly as the reference implementations do (a zero-length absorb still
 transforms, and a partial last chunk overwrites only its own trits).
 
-Two backends compute the transform: the native kernel, and the pure-Python
-code in this module. The pure code also carries a *bit-sliced* transform on
-Python integers (one bit per lane, two bit-planes per trit) that hashes many
-independent inputs side by side; WOTS key chains and the nonce searches use it.
+One interface, :class:`Curl`, has one class per backend: :class:`NativeCurl`
+runs the native kernel, :class:`PureCurl` the pure-Python code in this module.
+``Curl(rounds)`` builds the one of the backend in use. Trits pass between
+calls as :class:`~iota_publisher.trinary.Trits`, the same type on both.
+
+The pure code also carries a *bit-sliced* transform on Python integers (one
+bit per lane, two bit-planes per trit) that hashes many independent inputs
+side by side; WOTS key chains and the nonce searches use it.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Sequence
-from typing import Any
+from types import ModuleType
 
 from .. import _backend
-from ..errors import InvalidInputError
-from ._codec import trits_to_trytes, trytes_to_trits, validate_trits, validate_trytes
+from ..errors import InvalidInputError, NativeKernelUnavailableError
+from ._trits import Trits, _wrap, as_bytes, as_list
 
 __all__ = [
     "HASH_LENGTH",
     "STATE_LENGTH",
     "Curl",
+    "NativeCurl",
+    "NativeKernelUnavailableError",
+    "PureCurl",
+    "backend_class",
     "curl_hash",
     "hash_chains",
+    "hash_chains_trits",
 ]
+
+# What the sponges take: Trits, a sequence of ints, or int8 bytes.
+TritInput = Sequence[int] | bytes | bytearray
 
 HASH_LENGTH = 243
 STATE_LENGTH = 729
@@ -106,62 +119,60 @@ def planes_to_trits(lo: Sequence[int], hi: Sequence[int], lane: int) -> list[int
     return out
 
 
-# -- trit containers ------------------------------------------------------
-#
-# Public functions take and return lists of ints. Internally, hot paths
-# (MAM, proof of work) keep trits in the backend's own container: ``bytes``
-# of int8 values for the native kernel, lists for pure Python. ``raw()``
-# converts anything to the current backend's container; ``raw=True`` on the
-# sponge methods returns it, which saves converting large key material
-# between every native call.
+# -- the sponge -------------------------------------------------------------
 
 
-def _to_bytes(trits: Sequence[int] | bytes | bytearray) -> bytes:
-    if isinstance(trits, (bytes, bytearray)):
-        return bytes(trits)
-    return array("b", trits).tobytes()
+def _check_rounds(rounds: int) -> int:
+    if rounds not in (27, 81):
+        raise InvalidInputError(f"Curl rounds must be 27 or 81, not {rounds!r}", field="rounds")
+    return rounds
 
 
-def to_list(trits: Sequence[int] | bytes | bytearray) -> list[int]:
-    """Trits as a list of ints, whatever container they come in."""
-    if isinstance(trits, (bytes, bytearray)):
-        return array("b", trits).tolist()
-    return trits if isinstance(trits, list) else list(trits)
+def _check_squeeze(length: int) -> None:
+    if length < 0:
+        raise InvalidInputError("squeeze length must not be negative", field="length")
 
 
-def raw(trits: Sequence[int] | bytes | bytearray) -> bytes | list[int]:
-    """Trits in the current backend's container (bytes when native, else a list)."""
-    if _backend.native() is not None:
-        return _to_bytes(trits)
-    return to_list(trits)
+def _check_rate(length: int) -> None:
+    if not 0 <= length <= STATE_LENGTH:
+        raise InvalidInputError(f"rate length must be 0..{STATE_LENGTH}", field="length")
 
 
-def raw_from_trytes(trytes: str) -> bytes | list[int]:
-    """Trits of a (validated) tryte string, in the backend's container."""
-    native = _backend.native()
-    if native is not None:
-        validate_trytes(trytes)
-        return native.trytes_to_trits(trytes)
-    return trytes_to_trits(trytes)
+def _chunk(trits: TritInput, offset: int, length: int | None) -> TritInput:
+    if not offset and length is None:
+        return trits
+    end = len(trits) if length is None else offset + length
+    if offset < 0 or end > len(trits) or end < offset:
+        raise InvalidInputError(
+            f"cannot absorb trits[{offset}:{end}] of {len(trits)} trits", field="length"
+        )
+    return trits[offset:end] if (offset or end != len(trits)) else trits
 
 
-def raw_to_trytes(trits: Sequence[int] | bytes | bytearray) -> str:
-    """Tryte string of trits in either container."""
-    native = _backend.native()
-    if native is not None:
-        return native.trits_to_trytes(_to_bytes(trits))
-    return trits_to_trytes(to_list(trits))
+def _loaded_kernel() -> ModuleType:
+    kernel = _backend.native()
+    if kernel is None:
+        raise NativeKernelUnavailableError(
+            "the native Curl kernel is not loaded (see iota_publisher._backend)"
+        )
+    return kernel
 
 
-def _checked(trits: Sequence[int] | bytes | bytearray) -> Sequence[int] | bytes | bytearray:
-    # the native kernel checks bytes itself; lists are checked here
-    if not isinstance(trits, (bytes, bytearray)):
-        validate_trits(trits)
-    return trits
+def backend_class() -> type[Curl]:
+    """The sponge class of the backend in use: :class:`NativeCurl` or :class:`PureCurl`."""
+    return NativeCurl if _backend.native() is not None else PureCurl
 
 
-class Curl:
+class Curl(ABC):
     """Curl-P sponge with 27 or 81 rounds.
+
+    ``Curl(rounds)`` builds the sponge of the backend in use
+    (:mod:`iota_publisher._backend`): a :class:`NativeCurl` when the native
+    kernel is loaded, else a :class:`PureCurl`. Both take trits as a
+    :class:`~iota_publisher.trinary.Trits`, a sequence of ints, or int8
+    bytes. The plain methods return lists of ints; the ``*_trits`` ones return
+    :class:`~iota_publisher.trinary.Trits`, which saves converting between
+    calls on hot paths (MAM, proof of work).
 
     >>> c = Curl(rounds=27)
     >>> c.absorb([0] * 243)
@@ -172,48 +183,123 @@ class Curl:
     HASH_LENGTH = HASH_LENGTH
     STATE_LENGTH = STATE_LENGTH
 
-    __slots__ = ("_native", "_rounds", "_state")
+    __slots__ = ("_rounds",)
+
+    def __new__(cls, rounds: int = 81) -> Curl:
+        return super().__new__(backend_class() if cls is Curl else cls)
 
     def __init__(self, rounds: int = 81) -> None:
-        if rounds not in (27, 81):
-            raise InvalidInputError(f"Curl rounds must be 27 or 81, not {rounds!r}", field="rounds")
-        self._rounds = rounds
-        self._native = _backend.native()
-        self._state: bytearray | list[int]
+        self._rounds = _check_rounds(rounds)
         self.reset()
 
     @property
     def rounds(self) -> int:
         return self._rounds
 
+    @abstractmethod
     def reset(self) -> None:
         """Zero the state."""
-        self._state = bytearray(STATE_LENGTH) if self._native is not None else [0] * STATE_LENGTH
 
-    def _out(self, data: bytes | list[int], raw: bool) -> bytes | list[int]:
-        if raw:
-            return data
-        return to_list(data)
-
-    def absorb(
-        self,
-        trits: Sequence[int] | bytes | bytearray,
-        offset: int = 0,
-        length: int | None = None,
-    ) -> None:
+    @abstractmethod
+    def absorb(self, trits: TritInput, offset: int = 0, length: int | None = None) -> None:
         """Absorb ``trits[offset:offset+length]`` (all of it from ``offset`` by default)."""
-        end = len(trits) if length is None else offset + length
-        if offset < 0 or end > len(trits) or end < offset:
-            raise InvalidInputError(
-                f"cannot absorb trits[{offset}:{end}] of {len(trits)} trits", field="length"
-            )
-        chunk = trits[offset:end] if (offset or end != len(trits)) else trits
-        if self._native is not None:
-            self._native.absorb(self._state, _to_bytes(_checked(chunk)), self._rounds)
-            return
-        chunk = to_list(_checked(chunk))
+
+    @abstractmethod
+    def squeeze_trits(self, length: int = HASH_LENGTH) -> Trits:
+        """Squeeze ``length`` trits (one transform per started 243-trit block)."""
+
+    @abstractmethod
+    def rate_trits(self, length: int = HASH_LENGTH) -> Trits:
+        """The first ``length`` trits of the state, without transforming."""
+
+    @abstractmethod
+    def mask_trits(self, plain: TritInput) -> Trits:
+        """MAM's cipher: add the rate to each 243-trit chunk, then absorb the plain chunk."""
+
+    @abstractmethod
+    def unmask_trits(self, cipher: TritInput) -> Trits:
+        """Undo :meth:`mask_trits` on a sponge in the same state."""
+
+    @abstractmethod
+    def copy(self) -> Curl:
+        """An independent sponge in the same state."""
+
+    @staticmethod
+    @abstractmethod
+    def chains(segments: TritInput, counts: Sequence[int], rounds: int) -> Trits:
+        """The kernel of :func:`hash_chains` (arguments already checked)."""
+
+    def squeeze(self, length: int = HASH_LENGTH) -> list[int]:
+        """:meth:`squeeze_trits` as a list."""
+        return self.squeeze_trits(length).tolist()
+
+    def rate(self, length: int = HASH_LENGTH) -> list[int]:
+        """:meth:`rate_trits` as a list."""
+        return self.rate_trits(length).tolist()
+
+    def mask(self, plain: TritInput) -> list[int]:
+        """:meth:`mask_trits` as a list."""
+        return self.mask_trits(plain).tolist()
+
+    def unmask(self, cipher: TritInput) -> list[int]:
+        """:meth:`unmask_trits` as a list."""
+        return self.unmask_trits(cipher).tolist()
+
+
+class NativeCurl(Curl):
+    """Curl-P on the native kernel; the state is 729 int8 bytes."""
+
+    __slots__ = ("_kernel", "_state")
+
+    def __init__(self, rounds: int = 81) -> None:
+        self._kernel = _loaded_kernel()
+        self._rounds = _check_rounds(rounds)
+        self._state = bytearray(STATE_LENGTH)
+
+    def reset(self) -> None:
+        self._state = bytearray(STATE_LENGTH)
+
+    def absorb(self, trits: TritInput, offset: int = 0, length: int | None = None) -> None:
+        self._kernel.absorb(self._state, as_bytes(_chunk(trits, offset, length)), self._rounds)
+
+    def squeeze_trits(self, length: int = HASH_LENGTH) -> Trits:
+        _check_squeeze(length)
+        return _wrap(self._kernel.squeeze(self._state, length, self._rounds))
+
+    def rate_trits(self, length: int = HASH_LENGTH) -> Trits:
+        _check_rate(length)
+        return _wrap(bytes(self._state[:length]))
+
+    def mask_trits(self, plain: TritInput) -> Trits:
+        return _wrap(self._kernel.mask(self._state, as_bytes(plain), self._rounds))
+
+    def unmask_trits(self, cipher: TritInput) -> Trits:
+        return _wrap(self._kernel.unmask(self._state, as_bytes(cipher), self._rounds))
+
+    def copy(self) -> NativeCurl:
+        other = NativeCurl.__new__(NativeCurl)
+        other._rounds = self._rounds
+        other._kernel = self._kernel
+        other._state = self._state[:]
+        return other
+
+    @staticmethod
+    def chains(segments: TritInput, counts: Sequence[int], rounds: int) -> Trits:
+        kernel = _loaded_kernel()
+        return _wrap(kernel.hash_chains(as_bytes(segments), bytes(counts), rounds))
+
+
+class PureCurl(Curl):
+    """Curl-P in pure Python; the state is a list of 729 ints."""
+
+    __slots__ = ("_state",)
+
+    def reset(self) -> None:
+        self._state = [0] * STATE_LENGTH
+
+    def absorb(self, trits: TritInput, offset: int = 0, length: int | None = None) -> None:
+        chunk = as_list(_chunk(trits, offset, length))
         state = self._state
-        assert isinstance(state, list)
         pos = 0
         remaining = len(chunk)
         while True:
@@ -226,15 +312,10 @@ class Curl:
                 break
         self._state = state
 
-    def squeeze(self, length: int = HASH_LENGTH, *, raw: bool = False) -> Any:
-        """Squeeze ``length`` trits (one transform per started 243-trit block)."""
-        if length < 0:
-            raise InvalidInputError("squeeze length must not be negative", field="length")
-        if self._native is not None:
-            return self._out(self._native.squeeze(self._state, length, self._rounds), raw)
+    def squeeze(self, length: int = HASH_LENGTH) -> list[int]:
+        _check_squeeze(length)
         out: list[int] = []
         state = self._state
-        assert isinstance(state, list)
         remaining = length
         while True:
             out.extend(state[: min(remaining, HASH_LENGTH)])
@@ -245,30 +326,31 @@ class Curl:
         self._state = state
         return out
 
-    def rate(self, length: int = HASH_LENGTH, *, raw: bool = False) -> Any:
-        """The first ``length`` trits of the state, without transforming."""
-        if not 0 <= length <= STATE_LENGTH:
-            raise InvalidInputError(f"rate length must be 0..{STATE_LENGTH}", field="length")
-        if self._native is not None:
-            return self._out(bytes(self._state[:length]), raw)
-        return list(self._state[:length])
+    def rate(self, length: int = HASH_LENGTH) -> list[int]:
+        _check_rate(length)
+        return self._state[:length]
 
-    def mask(self, plain: Sequence[int] | bytes, *, raw: bool = False) -> Any:
-        """MAM's cipher: add the rate to each 243-trit chunk, then absorb the plain chunk."""
-        return self._mask(plain, False, raw)
+    def mask(self, plain: TritInput) -> list[int]:
+        return self._mask(as_list(plain), unmask=False)
 
-    def unmask(self, cipher: Sequence[int] | bytes, *, raw: bool = False) -> Any:
-        """Undo :meth:`mask` on a sponge in the same state."""
-        return self._mask(cipher, True, raw)
+    def unmask(self, cipher: TritInput) -> list[int]:
+        return self._mask(as_list(cipher), unmask=True)
 
-    def _mask(self, data: Sequence[int] | bytes, unmask: bool, raw: bool) -> Any:
-        if self._native is not None:
-            fn = self._native.unmask if unmask else self._native.mask
-            return self._out(fn(self._state, _to_bytes(_checked(data)), self._rounds), raw)
-        data = to_list(_checked(data))
+    def squeeze_trits(self, length: int = HASH_LENGTH) -> Trits:
+        return _from_list(self.squeeze(length))
+
+    def rate_trits(self, length: int = HASH_LENGTH) -> Trits:
+        return _from_list(self.rate(length))
+
+    def mask_trits(self, plain: TritInput) -> Trits:
+        return _from_list(self.mask(plain))
+
+    def unmask_trits(self, cipher: TritInput) -> Trits:
+        return _from_list(self.unmask(cipher))
+
+    def _mask(self, data: list[int], unmask: bool) -> list[int]:
         out: list[int] = []
         state = self._state
-        assert isinstance(state, list)
         for c in range(0, len(data), HASH_LENGTH):
             chunk = data[c : c + HASH_LENGTH]
             if unmask:
@@ -281,29 +363,30 @@ class Curl:
         self._state = state
         return out
 
-    def copy(self) -> Curl:
-        """An independent sponge in the same state."""
-        other = Curl.__new__(Curl)
+    def copy(self) -> PureCurl:
+        other = PureCurl.__new__(PureCurl)
         other._rounds = self._rounds
-        other._native = self._native
         other._state = self._state[:]
         return other
 
+    @staticmethod
+    def chains(segments: TritInput, counts: Sequence[int], rounds: int) -> Trits:
+        return _from_list(_hash_chains_pure(as_list(segments), counts, rounds))
 
-def curl_hash(trits: Sequence[int], rounds: int = 81, length: int = HASH_LENGTH) -> list[int]:
+
+def _from_list(trits: list[int]) -> Trits:
+    # lists the pure sponge made hold only -1, 0 and 1
+    return _wrap(array("b", trits).tobytes())
+
+
+def curl_hash(trits: TritInput, rounds: int = 81, length: int = HASH_LENGTH) -> list[int]:
     """Absorb ``trits`` into a fresh Curl-P sponge and squeeze ``length`` trits."""
     sponge = Curl(rounds)
     sponge.absorb(trits)
     return sponge.squeeze(length)
 
 
-def hash_chains(
-    segments: Sequence[int] | bytes,
-    counts: Sequence[int],
-    rounds: int = 27,
-    *,
-    raw: bool = False,
-) -> Any:
+def hash_chains(segments: TritInput, counts: Sequence[int], rounds: int = 27) -> list[int]:
     """Hash each 243-trit segment ``counts[i]`` times with a fresh sponge.
 
     One step of a chain is: zero state, copy the segment into the rate,
@@ -312,6 +395,11 @@ def hash_chains(
     independent, so the native kernel and the bit-sliced fallback hash them
     side by side.
     """
+    return hash_chains_trits(segments, counts, rounds).tolist()
+
+
+def hash_chains_trits(segments: TritInput, counts: Sequence[int], rounds: int = 27) -> Trits:
+    """:func:`hash_chains` returning :class:`~iota_publisher.trinary.Trits`."""
     n = len(counts)
     if len(segments) != n * HASH_LENGTH:
         raise InvalidInputError(
@@ -320,13 +408,7 @@ def hash_chains(
         )
     if any(not 0 <= c <= 255 for c in counts):
         raise InvalidInputError("chain counts must be 0..255", field="counts")
-    if rounds not in (27, 81):
-        raise InvalidInputError(f"Curl rounds must be 27 or 81, not {rounds!r}", field="rounds")
-    native = _backend.native()
-    if native is not None:
-        out = native.hash_chains(_to_bytes(_checked(segments)), bytes(counts), rounds)
-        return out if raw else to_list(out)
-    return _hash_chains_pure(to_list(_checked(segments)), counts, rounds)
+    return backend_class().chains(segments, counts, _check_rounds(rounds))
 
 
 def _hash_chains_pure(segments: Sequence[int], counts: Sequence[int], rounds: int) -> list[int]:

@@ -15,6 +15,7 @@ from Crypto.Hash import keccak
 
 from ..errors import InvalidInputError
 from ._codec import int_to_trits, trits_to_int, validate_trits
+from ._trits import Trits
 
 __all__ = ["Kerl", "kerl_hash"]
 
@@ -59,6 +60,9 @@ class Kerl:
         self._k = keccak.new(digest_bits=384)
 
     def absorb(self, trits: Sequence[int], offset: int = 0, length: int | None = None) -> None:
+        """Absorb whole 243-trit chunks of ``trits`` (a list of ints or :class:`Trits`)."""
+        if isinstance(trits, Trits):
+            trits = trits.tolist()
         end = len(trits) if length is None else offset + length
         chunk = trits[offset:end]
         if not chunk or len(chunk) % HASH_LENGTH or end > len(trits):
