@@ -152,6 +152,104 @@ def test_store_and_every_read_command(sandbox):
     assert answer["error"].startswith("Invalid depth input")
 
 
+def test_empty_lists_and_legacy_forms_are_answered_as_iri_does(sandbox):
+    url = sandbox.node_url
+    stored = bundle("LEGACY", tag="SANDBOX")
+    with NodeClient(url) as node:
+        node.store_transactions(stored)
+    (tail,) = hashes(stored)
+    empty = {
+        "getTrytes": ({"hashes": []}, {"trytes": []}),  # mam.js mamFetchAll's last call
+        "findTransactions": ({"addresses": []}, {"hashes": []}),
+        "getInclusionStates": ({"transactions": []}, {"states": []}),
+        "getBalances": ({"addresses": []}, {"balances": []}),
+        "wereAddressesSpentFrom": ({"addresses": []}, {"states": []}),
+        "checkConsistency": ({"tails": []}, {"state": True}),
+        "attachToTangle": (
+            {
+                "trunkTransaction": NULL,
+                "branchTransaction": NULL,
+                "minWeightMagnitude": MWM,
+                "trytes": [],
+            },
+            {"trytes": []},
+        ),
+        "getMissingTransactions": ({}, {"hashes": []}),
+        "getNeighbors": ({}, {"neighbors": []}),
+        "addNeighbors": ({"uris": ["tcp://example.org:15600"]}, {"addedNeighbors": 0}),
+        "removeNeighbors": ({"uris": []}, {"removedNeighbors": 0}),
+        "interruptAttachingToTangle": ({}, {}),
+    }
+    for command, (params, expected) in empty.items():
+        status, answer = call(url, {"command": command, **params})
+        assert status == 200, (command, answer)
+        assert {k: answer[k] for k in expected} == expected, command
+
+    # tags padded with 9s beyond 27 trytes, addresses with checksums, a null reference,
+    # older clients' threshold and tips
+    for tag in ("SANDBOX", "SANDBOX" + "9" * 20, "SANDBOX" + "9" * 74):
+        _, answer = call(url, {"command": "findTransactions", "tags": [tag]})
+        assert answer["hashes"] == [tail], tag
+    status, answer = call(
+        url, {"command": "findTransactions", "tags": ["SANDBOX" + "9" * 20 + "A"]}
+    )
+    assert status == 400 and answer["error"].startswith("Invalid tags input")
+    _, answer = call(
+        url, {"command": "wereAddressesSpentFrom", "addresses": [add_checksum(ADDRESS_A)]}
+    )
+    assert answer["states"] == [False]
+    _, answer = call(url, {"command": "getTransactionsToApprove", "depth": 3, "reference": None})
+    assert answer["trunkTransaction"] == tail
+    _, answer = call(
+        url,
+        {"command": "getBalances", "addresses": [ADDRESS_A], "threshold": 100, "tips": [tail]},
+    )
+    assert answer["balances"] == ["0"] and answer["references"] == [tail]
+    _, answer = call(url, {"command": "getInclusionStates", "transactions": [tail], "tips": []})
+    assert answer["states"] == [True]
+
+    _, info = call(url, {"command": "getNodeInfo"})
+    for name in (
+        "appName",
+        "appVersion",
+        "jreAvailableProcessors",
+        "jreVersion",
+        "latestMilestone",
+        "latestMilestoneIndex",
+        "latestSolidSubtangleMilestone",
+        "latestSolidSubtangleMilestoneIndex",
+        "milestoneStartIndex",
+        "lastSnapshottedMilestoneIndex",
+        "neighbors",
+        "packetsQueueSize",
+        "time",
+        "tips",
+        "transactionsToRequest",
+        "features",
+        "coordinatorAddress",
+        "dbSizeInBytes",
+    ):
+        assert name in info, name
+    assert "RemotePOW" in info["features"] and info["dbSizeInBytes"] > 0
+    _, config = call(url, {"command": "getNodeAPIConfiguration"})
+    assert config["maxRequestsList"] == 1000 and config["maxGetTrytes"] == 10_000
+
+    # what IRI refuses stays refused with empty lists allowed
+    status, answer = call(url, {"command": "getTrytes", "hashes": ["A" * 80]})
+    assert status == 400 and answer["error"].startswith("Invalid hashes input")
+    status, answer = call(url, {"command": "getBalances", "addresses": ["A" * 80]})
+    assert status == 400 and answer["error"].startswith("Invalid addresses input")
+
+
+def test_attach_to_tangle_chains_in_index_order_whatever_the_order_sent(sandbox):
+    raw = build_bundle(ADDRESS_A, "M" * 5000, "ORDER", timestamp=NOW)  # three, highest first
+    with NodeClient(sandbox.node_url) as node:
+        attached = node.attach_to_tangle(NULL, NULL, MWM, list(reversed(raw)))  # tail first
+        assert [Transaction.from_trytes(t).current_index for t in attached] == [0, 1, 2]
+        node.store_transactions(attached)  # a consistent bundle, or this would be refused
+        assert node.check_consistency([transaction_hash(attached[0])]) == (True, None)
+
+
 def test_find_transactions_intersects_keys(sandbox):
     one = bundle("ONE", ADDRESS_A, "RED")
     two = bundle("TWO", ADDRESS_B, "RED")
