@@ -412,15 +412,18 @@ def test_persistent_across_restarts_and_one_sandbox_per_directory(tmp_path):
         device_id, sk = sb.create_demo_device()
         with MarketplaceClient(sb.api_url) as market:
             market.new_data(device_id, sk, root="R" * 81, sidekey="S" * 81, time=1)
-            market.purchase_stream(sb.user_id, device_id)
+            market.purchase_stream(sb.user_id, device_id, api_key=sb.api_key)
+        api_key = sb.api_key
     assert sorted(p.name for p in data.iterdir() if p.suffix == ".db") == ["market.db", "node.db"]
     assert (data / "node.db").stat().st_mode & 0o777 == 0o600
     with Sandbox(data, mwm=MWM) as sb:
         assert sb.create_demo_device() == (device_id, sk)
+        assert sb.api_key == api_key  # the demo keys are kept in the data directory
         with NodeClient(sb.node_url) as node, MarketplaceClient(sb.api_url) as market:
             assert node.get_trytes(hashes(stored)) == stored
             assert node.get_node_info()["latestMilestoneIndex"] == 1
-            assert [p.root for p in market.stream(device_id, sb.user_id)] == ["R" * 81]
+            stream = market.stream(device_id, sb.user_id, api_key=api_key)
+            assert [p.root for p in stream] == ["R" * 81]
 
 
 # -- the marketplace ----------------------------------------------------------------------
@@ -496,50 +499,150 @@ def test_devices_keys_limit_and_delete(sandbox):
 
 def test_stream_purchase_and_wallet(sandbox):
     device_id, sk = sandbox.create_demo_device()
-    user = sandbox.user_id
+    user, key = sandbox.user_id, sandbox.api_key
     with MarketplaceClient(sandbox.api_url) as market:
         for t in range(45):
             market.new_data(device_id, sk, root="R" * 81, sidekey="S" * 81, time=1000 + t)
         with pytest.raises(MarketplaceRejectedError, match="not purchased"):
-            market.stream(device_id, user)
-        pricey = market.new_device(sandbox.api_key, _device("pricey", price=5_000_000))
+            market.stream(device_id, user, api_key=key)
+        pricey = market.new_device(key, _device("pricey", price=5_000_000))
         assert pricey
-        balance = market.user(user)["wallet"]["balance"]
+        balance = market.user(user, api_key=key)["wallet"]["balance"]
         with pytest.raises(MarketplaceRejectedError, match="Not enough funds"):
-            market.purchase_stream(user, "pricey")
-        assert market.user(user)["wallet"]["balance"] == balance  # nothing taken
+            market.purchase_stream(user, "pricey", api_key=key)
+        assert market.user(user, api_key=key)["wallet"]["balance"] == balance  # nothing taken
 
-        market.purchase_stream(user, device_id)
-        market.purchase_stream(user, device_id)  # a second purchase costs nothing
-        wallet = market.user(user)["wallet"]
+        market.purchase_stream(user, device_id, api_key=key)
+        market.purchase_stream(user, device_id, api_key=key)  # a second purchase costs nothing
+        wallet = market.user(user, api_key=key)["wallet"]
         assert wallet["balance"] == balance - DEMO_DEVICE["price"]
         assert len(wallet["seed"]) == 81 and len(wallet["address"]) == 81
         assert wallet["keyIndex"] == 0
 
         pages = [
-            market.stream(device_id, user),
-            market.stream(device_id, user, 1025),
-            market.stream(device_id, user, 1005),
+            market.stream(device_id, user, api_key=key),
+            market.stream(device_id, user, 1025, api_key=key),
+            market.stream(device_id, user, 1005, api_key=key),
         ]
         assert [len(p) for p in pages] == [20, 20, 5]
         assert [p.time for p in pages[0]] == list(range(1044, 1024, -1))
-        assert [p.time for p in market.iter_stream(device_id, user)] == list(range(1044, 999, -1))
+        every = market.iter_stream(device_id, user, api_key=key)
+        assert [p.time for p in every] == list(range(1044, 999, -1))
 
-        newcomer, _key = sandbox.market.create_user()
-        assert market.user(newcomer)["wallet"] is None
+        newcomer, newcomer_key = sandbox.market.create_user()
+        assert market.user(newcomer, api_key=newcomer_key)["wallet"] is None
         with pytest.raises(MarketplaceRejectedError, match="Wallet not set"):
-            market.purchase_stream(newcomer, device_id)
-        market.wallet(newcomer)
-        assert market.user(newcomer)["wallet"]["balance"] == 1_000_000
-        market.purchase_stream(newcomer, device_id)
+            market.purchase_stream(newcomer, device_id, api_key=newcomer_key)
+        market.wallet(newcomer, api_key=newcomer_key)
+        assert market.user(newcomer, api_key=newcomer_key)["wallet"]["balance"] == 1_000_000
+        market.purchase_stream(newcomer, device_id, api_key=newcomer_key)
         with pytest.raises(MarketplaceRejectedError):
-            market.user("nobody")
+            market.user("nobody", api_key=key)
         with pytest.raises(MarketplaceRejectedError):
-            market.purchase_stream(user, "no-such-device")
+            market.purchase_stream(user, "no-such-device", api_key=key)
     status, answer = call(f"{sandbox.api_url}/stream?deviceId=x", None, data=b"")
     assert status == 405
     answer = requests.get(f"{sandbox.api_url}/stream", params={"deviceId": device_id}, timeout=30)
     assert answer.status_code == 400
+
+
+def test_a_users_data_needs_their_api_key(sandbox):
+    device_id, _sk = sandbox.create_demo_device()
+    user, key = sandbox.user_id, sandbox.api_key
+    other, other_key = sandbox.market.create_user()
+    api = sandbox.api_url
+    requests_for = {
+        "user": lambda extra: requests.get(f"{api}/user", params={"userId": user, **extra}),
+        "wallet": lambda extra: requests.post(f"{api}/wallet", json={"userId": user, **extra}),
+        "purchaseStream": lambda extra: requests.post(
+            f"{api}/purchaseStream", json={"userId": user, "deviceId": device_id, **extra}
+        ),
+        "stream": lambda extra: requests.get(
+            f"{api}/stream", params={"userId": user, "deviceId": device_id, **extra}
+        ),
+    }
+    for endpoint, send in requests_for.items():
+        for extra in ({}, {"apiKey": ""}, {"apiKey": "wrong"}, {"apiKey": other_key}):
+            response = send(extra)
+            assert response.status_code == 403, (endpoint, extra)
+            error = response.json()["error"]
+            assert isinstance(error, str) and "seed" not in response.text, endpoint
+            assert other_key not in error
+        assert send({"apiKey": key}).status_code == 200, endpoint
+    # an unknown user is refused as a wrong key is (no telling which users exist)
+    response = requests.get(f"{api}/user", params={"userId": "nobody", "apiKey": key})
+    assert (response.status_code, response.json()) == (403, {"error": "Invalid API key"})
+    # the key stays out of the client's errors
+    with MarketplaceClient(api) as market, pytest.raises(MarketplaceRejectedError) as info:
+        market.user(other, api_key=key)
+    assert key not in str(info.value) and key not in repr(info.value.__dict__)
+
+
+def test_demo_keys_are_random_per_data_directory_and_kept(tmp_path):
+    seen = []
+    for name in ("one", "two"):
+        with Sandbox(tmp_path / name, mwm=MWM) as sb:
+            device = sb.create_demo_device()
+            with MarketplaceClient(sb.api_url) as market:
+                wallet = market.user(sb.user_id, api_key=sb.api_key)["wallet"]
+            seen.append((sb.api_key, device[1], wallet["seed"]))
+        with Sandbox(tmp_path / name, mwm=MWM) as sb:  # a restart keeps them
+            with MarketplaceClient(sb.api_url) as market:
+                wallet = market.user(sb.user_id, api_key=sb.api_key)["wallet"]
+            assert (sb.api_key, sb.create_demo_device()[1], wallet["seed"]) == seen[-1]
+    (key1, sk1, seed1), (key2, sk2, seed2) = seen
+    assert key1 != key2 and sk1 != sk2 and seed1 != seed2
+    assert len(sk1) == 15 and len(seed1) == 81
+
+
+def test_no_wildcard_cors_and_host_checked(sandbox):
+    node, api = sandbox.node_url, sandbox.api_url
+    port = {node: int(node.rsplit(":", 1)[1]), api: int(api.rsplit(":", 1)[1])}
+    info = {"command": "getNodeInfo"}
+    for url in (node, api):
+        response = requests.post(url, json=info, headers=HEADERS, timeout=30)
+        assert "Access-Control-Allow-Origin" not in response.headers
+        preflight = requests.options(
+            url, headers={"Origin": "http://evil.example", **HEADERS}, timeout=30
+        )
+        assert "Access-Control-Allow-Origin" not in preflight.headers
+        for host in ("evil.example", f"evil.example:{port[url]}", "127.0.0.1:1", ""):
+            response = requests.post(url, json=info, headers={"Host": host, **HEADERS}, timeout=30)
+            assert response.status_code == 421, (url, host)
+            assert "Host" in response.json()["error"]
+        for host in (f"localhost:{port[url]}", f"LOCALHOST:{port[url]}", f"[::1]:{port[url]}"):
+            response = requests.post(url, json=info, headers={"Host": host, **HEADERS}, timeout=30)
+            assert response.status_code != 421, (url, host)
+        # a page elsewhere cannot make the browser send its requests either
+        response = requests.post(
+            url, json=info, headers={"Origin": "http://evil.example", **HEADERS}, timeout=30
+        )
+        assert response.status_code == 403
+    assert call(node, info)[0] == 200
+
+
+def test_one_allowed_origin_gets_cors_headers_naming_it(tmp_path):
+    origin = "http://localhost:3000"
+    with Sandbox(tmp_path / "sandbox", mwm=MWM, allowed_origin=origin) as sb:
+        preflight = requests.options(sb.node_url, headers={"Origin": origin}, timeout=30)
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == origin
+        assert "X-IOTA-API-Version" in preflight.headers["Access-Control-Allow-Headers"]
+        response = requests.post(
+            sb.node_url,
+            json={"command": "getNodeInfo"},
+            headers={"Origin": origin, **HEADERS},
+            timeout=30,
+        )
+        assert response.status_code == 200
+        assert response.headers["Access-Control-Allow-Origin"] == origin
+        other = requests.post(
+            sb.node_url,
+            json={"command": "getNodeInfo"},
+            headers={"Origin": "http://localhost:3001", **HEADERS},
+            timeout=30,
+        )
+        assert other.status_code == 403 and "Access-Control-Allow-Origin" not in other.headers
 
 
 # -- the whole flow ------------------------------------------------------------------------
@@ -587,9 +690,11 @@ def test_end_to_end_agent_publishes_and_the_buyer_reads_it_back(tmp_path):
         assert agent.run(count=3) == 0
 
         with MarketplaceClient(sb.api_url) as market, NodeClient(sb.node_url) as node:
-            market.wallet(sb.user_id)
-            market.purchase_stream(sb.user_id, config["sensorId"])
-            fetched = list(fetch_stream(market, node, config["sensorId"], sb.user_id))
+            market.wallet(sb.user_id, api_key=sb.api_key)
+            market.purchase_stream(sb.user_id, config["sensorId"], api_key=sb.api_key)
+            fetched = list(
+                fetch_stream(market, node, config["sensorId"], sb.user_id, api_key=sb.api_key)
+            )
             # the messages are on the node's Tangle, in complete, consistent bundles
             tails = node.find_transactions(tags=["SENSORDATA"])
             assert tails

@@ -16,12 +16,11 @@ blueprint's API. All state lives in the data directory: delete it to reset.
 """
 
 from ._db import SandboxError
-from .market import DEMO_API_KEY, DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
+from .market import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
 from .node import SandboxNode
 from .server import Sandbox
 
 __all__ = [
-    "DEMO_API_KEY",
     "DEMO_DEVICE",
     "DEMO_USER_ID",
     "Sandbox",
