@@ -135,7 +135,7 @@ def test_iota_core_calls_a_legacy_application_makes(node_js, sandbox):
     assert set(out["toApprove"]) == {"trunkTransaction", "branchTransaction"}
 
     sent = out["sent"]
-    assert [t["currentIndex"] for t in sent] == list(range(len(sent)))
+    assert [t["currentIndex"] for t in sent] == [0, 1]
     tail = sent[0]["hash"]
     hashes = [t["hash"] for t in sent]
     assert sorted(out["found"]) == sorted(hashes) and sorted(out["foundByTag"]) == sorted(hashes)
@@ -150,6 +150,12 @@ def test_iota_core_calls_a_legacy_application_makes(node_js, sandbox):
     assert out["spent"] == [False] and out["noSpent"] == []
     assert out["promotable"] is True
     assert out["storedAgain"] == len(sent)
+    replayed = out["replayed"]
+    assert [t["currentIndex"] for t in replayed] == [t["currentIndex"] for t in sent]
+    assert {t["bundle"] for t in replayed} == {sent[0]["bundle"]}  # the same bundle, reattached
+    assert replayed[0]["hash"] != tail
+    assert out["promoted"] >= 1
+    assert len(out["newAddress"]) in (81, 90)
     after = out["after"]
-    assert after["latestMilestoneIndex"] == info["latestMilestoneIndex"] + 1
-    assert after["latestMilestone"] == tail  # the sandbox confirms each complete bundle
+    # the sandbox confirms each complete bundle: the send, the reattachment, the promotion
+    assert after["latestMilestoneIndex"] == info["latestMilestoneIndex"] + 3

@@ -49,7 +49,8 @@ async function core(api, [mwm]) {
 
     const address = "REFERENCE9CLIENT9ADDRESS".padEnd(81, "9");
     const tag = "REFERENCE9CORE";
-    const message = asciiToTrytes(JSON.stringify({ hello: "sandbox" }));
+    // two transactions: the reattachment below sends them back highest index first
+    const message = asciiToTrytes(JSON.stringify({ hello: "sandbox ".repeat(200) }));
     const trytes = await api.prepareTransfers("9".repeat(81), [
         { address: addChecksum(address), value: 0, message, tag },
     ]);
@@ -64,8 +65,8 @@ async function core(api, [mwm]) {
     out.noObjects = await api.getTransactionObjects([]);
     out.noTrytes = await api.getTrytes([]);
     const objects = await api.getTransactionObjects([tail.hash]);
-    out.objectMessage = objects[0].signatureMessageFragment.slice(0, message.length);
-    out.message = message;
+    out.objectMessage = objects[0].signatureMessageFragment;
+    out.message = message.slice(0, 2187);
     const bundle = await api.getBundle(tail.hash);
     out.bundle = bundle.map(t => t.hash);
     out.inclusion = await api.getInclusionStates([tail.hash, "9".repeat(80) + "A"]);
@@ -83,6 +84,15 @@ async function core(api, [mwm]) {
     out.promotable = await api.isPromotable(tail.hash);
     const stored = await api.storeAndBroadcast(await api.getTrytes(out.bundle)); // a resend
     out.storedAgain = stored.length;
+    // a wallet's other habits: reattach (the node sorts what it attaches by index), promote
+    // (tip selection with a reference), a fresh address (findTransactions, wereAddressesSpentFrom)
+    const replayed = await api.replayBundle(tail.hash, DEPTH, Number(mwm));
+    out.replayed = replayed.map(t => ({ hash: t.hash, currentIndex: t.currentIndex, bundle: t.bundle }));
+    const promoted = await api.promoteTransaction(tail.hash, DEPTH, Number(mwm), [
+        { address: "9".repeat(81), value: 0, tag: "PROMOTE" },
+    ]);
+    out.promoted = promoted.length;
+    out.newAddress = await api.getNewAddress("REFERENCE9WALLET".padEnd(81, "9"), { index: 0 });
     out.interrupted = await api.interruptAttachingToTangle();
     out.after = await api.getNodeInfo();
     return out;
