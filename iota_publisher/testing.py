@@ -103,10 +103,14 @@ class FakeNode(Failures):
         validate_bundle(trytes, mwm=self.mwm)
         self.record(trytes)
 
-    def record(self, trytes: list[str]) -> None:
-        """Keep transactions another node checked and stored (see :class:`LoopbackServices`)."""
+    def record(self, trytes: list[str], hashes: list[str] | None = None) -> None:
+        """Keep transactions another node checked and stored (see :class:`LoopbackServices`),
+        with their ``hashes`` if it computed them already."""
         self.store_calls += 1
-        self._keep(trytes)
+        if hashes is None:
+            self._keep(trytes)
+        else:
+            self.transactions.update(zip(hashes, trytes, strict=True))
         _append(self.path, {"trytes": list(trytes)})
 
     def find_transactions(self, *, addresses: list[str]) -> list[str]:
@@ -270,7 +274,8 @@ class LoopbackServices:
                     return _failure(exc)
             status, answer = node.route(request)
             if status == 200 and command == "storeTransactions":
-                fake.record(body["trytes"])
+                trytes = body["trytes"]
+                fake.record(trytes, [node.hash_of(t) for t in trytes])
             return status, answer
 
         return route

@@ -591,8 +591,9 @@ class SandboxNode:
                     out[h] = value
         return out
 
-    def _hash(self, trytes: str) -> str:
-        """The transaction's hash, remembered for the next few thousand (broadcast after store)."""
+    def hash_of(self, trytes: str) -> str:
+        """The hash of a transaction's trytes, remembered for the next few thousand
+        (the broadcast after a store, a caller keeping what was stored)."""
         with self._hash_lock:
             h = self._hashes.get(trytes)
             if h is not None:
@@ -613,7 +614,7 @@ class SandboxNode:
                 raise ApiError(
                     f"Invalid trytes input: transaction {i} is not {TRANSACTION_LENGTH} trytes"
                 )
-        hashes = [self._hash(t) for t in trytes]
+        hashes = [self.hash_of(t) for t in trytes]
         stored = self._lookup(hashes, "hash")
         horizon = self._clock() + FUTURE_LIMIT
         out: dict[str, _Checked] = {}
