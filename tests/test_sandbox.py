@@ -595,6 +595,33 @@ def test_demo_keys_are_random_per_data_directory_and_kept(tmp_path):
     assert len(sk1) == 15 and len(seed1) == 81
 
 
+def test_a_data_directory_with_derived_demo_keys_gets_random_ones(tmp_path):
+    import sqlite3
+
+    from iota_publisher.sandbox import SandboxMarket
+
+    path = tmp_path / "market.db"
+    market = SandboxMarket(path)
+    market.create_demo_device()
+    market.close()
+    old_key, old_sk = "8c7d1f2e-known-to-anyone", "KNOWNTOANYONE99"
+    with sqlite3.connect(path) as conn:  # as such a directory looks: no marker, fixed keys
+        conn.execute("DELETE FROM meta")
+        conn.execute("UPDATE users SET api_key = ? WHERE id = 'demo-user'", (old_key,))
+        conn.execute("UPDATE devices SET sk = ? WHERE id = 'sandbox-station'", (old_sk,))
+    market = SandboxMarket(path)
+    try:
+        new_key, (_id, new_sk) = market.demo_api_key, market.create_demo_device()
+        assert new_key != old_key and new_sk != old_sk and len(new_sk) == 15
+    finally:
+        market.close()
+    market = SandboxMarket(path)  # once only
+    try:
+        assert (market.demo_api_key, market.create_demo_device()[1]) == (new_key, new_sk)
+    finally:
+        market.close()
+
+
 def test_no_wildcard_cors_and_host_checked(sandbox):
     node, api = sandbox.node_url, sandbox.api_url
     port = {node: int(node.rsplit(":", 1)[1]), api: int(api.rsplit(":", 1)[1])}

@@ -131,7 +131,9 @@ CREATE TABLE IF NOT EXISTS purchases (
     time_ms   INTEGER NOT NULL,
     PRIMARY KEY (user_id, device_id)
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_RANDOM_DEMO_KEYS = "demo_keys_random"  # meta key: the demo accounts' keys were drawn at random
 
 MISSING = "Ensure all fields are included"
 
@@ -200,17 +202,41 @@ class SandboxMarket:
     # -- accounts (also for Python callers) ----------------------------------------------
 
     def _ensure_demo_user(self) -> None:
+        """Create the demo user; or, in a data directory from before the demo keys were
+        random (anyone could derive them), replace its keys and its device's, once."""
         with self.db.connect() as conn:
-            if conn.execute("SELECT 1 FROM users WHERE id = ?", (DEMO_USER_ID,)).fetchone():
+            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (_RANDOM_DEMO_KEYS,)).fetchone():
                 return
-        seed = random_trytes(81)
-        wallet = (seed, seed_address(seed), FAUCET)  # prefunded, as a dev chain's accounts are
-        with self.db.write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO users (id, api_key, device_limit, wallet_seed, "
-                "wallet_address, balance, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (DEMO_USER_ID, random_api_key(), DEVICE_LIMIT, *wallet, self._now_ms()),
+            existing = (
+                conn.execute("SELECT 1 FROM users WHERE id = ?", (DEMO_USER_ID,)).fetchone()
+                is not None
             )
+        seed = random_trytes(81)
+        wallet = (seed, seed_address(seed))
+        if existing:
+            device_seed = random_trytes(81)
+            device = (random_trytes(SECRET_KEY_LENGTH), device_seed, seed_address(device_seed))
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (_RANDOM_DEMO_KEYS,)).fetchone():
+                return  # another process got here first
+            if not existing:  # prefunded, as a dev chain's accounts are
+                conn.execute(
+                    "INSERT INTO users (id, api_key, device_limit, wallet_seed, "
+                    "wallet_address, balance, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (DEMO_USER_ID, random_api_key(), DEVICE_LIMIT, *wallet, FAUCET, self._now_ms()),
+                )
+            else:
+                conn.execute(
+                    "UPDATE users SET api_key = ?, wallet_seed = ?, wallet_address = ? "
+                    "WHERE id = ?",
+                    (random_api_key(), *wallet, DEMO_USER_ID),
+                )
+                conn.execute(
+                    "UPDATE devices SET sk = ?, seed = ?, address = ? WHERE id = ? AND owner = ?",
+                    (*device, DEMO_DEVICE["sensorId"], DEMO_USER_ID),
+                )
+                log.info("the demo accounts' derived keys were replaced by random ones")
+            conn.execute("INSERT INTO meta VALUES (?, '1')", (_RANDOM_DEMO_KEYS,))
 
     @property
     def demo_api_key(self) -> str:
