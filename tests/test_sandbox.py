@@ -796,3 +796,13 @@ def test_cli_sandbox_refuses_a_busy_data_directory(tmp_path):
             main, ["sandbox", "--port", "0", "--data", str(tmp_path / "data")]
         )
     assert result.exit_code == 1 and "another sandbox" in result.output
+
+
+def test_the_host_names_a_server_answers_to():
+    from iota_publisher.sandbox._http import _hosts_for
+
+    loopback = {"127.0.0.1:14265", "localhost:14265", "[::1]:14265"}
+    assert _hosts_for("127.0.0.1", 14265) == loopback
+    assert _hosts_for("0.0.0.0", 14265) == loopback  # a wildcard bind: this machine's names
+    assert _hosts_for("192.168.1.2", 14265) == {"192.168.1.2:14265"}
+    assert _hosts_for("192.168.1.2", 80) == {"192.168.1.2:80", "192.168.1.2"}

@@ -39,6 +39,7 @@ _CORS = {
 }
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+_WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")  # reached from this machine by loopback names too
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,8 @@ class JsonServer(ThreadingHTTPServer):
 
     ``allowed_hosts`` are the ``Host`` headers accepted (``name:port``,
     lower case); by default the listening address with its port, and the
-    three loopback names when it is a loopback address. ``allowed_origin``
+    three loopback names when it is a loopback or wildcard address (other
+    names for a wildcard address must be given here). ``allowed_origin``
     is the one web origin (``http://localhost:3000``) whose pages may call
     the server, with CORS headers for it; none by default.
     """
@@ -251,8 +253,8 @@ class JsonServer(ThreadingHTTPServer):
 
 def _hosts_for(host: str, port: int) -> set[str]:
     """The ``Host`` headers that name ``host:port``."""
-    names = {f"[{host}]" if ":" in host else host}
-    if host.lower() in _LOOPBACK_ADDRESSES:
+    names = {f"[{host}]" if ":" in host else host} - {"", "[::]", "0.0.0.0"}
+    if host.lower() in _LOOPBACK_ADDRESSES + _WILDCARD_ADDRESSES:
         names.update(_LOOPBACK_NAMES)
     hosts = {f"{name}:{port}" for name in names}
     if port == 80:
