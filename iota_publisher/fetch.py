@@ -102,12 +102,24 @@ def fetch_channel(
 
 
 def fetch_stream(
-    marketplace: Any, node: Any, device_id: str, user_id: str, *, limit: int | None = None
+    marketplace: Any,
+    node: Any,
+    device_id: str,
+    user_id: str,
+    *,
+    limit: int | None = None,
+    api_key: str | None = None,
 ) -> Iterator[FetchedPacket]:
     """Packets of a purchased device, newest first: roots and keys from the
-    marketplace's stream, messages from the node."""
+    marketplace's stream, messages from the node. ``api_key`` (the buyer's)
+    goes to the marketplace with the stream requests."""
     count = 0
-    for entry in marketplace.iter_stream(device_id, user_id):
+    entries = (
+        marketplace.iter_stream(device_id, user_id)
+        if api_key is None
+        else marketplace.iter_stream(device_id, user_id, api_key=api_key)
+    )
+    for entry in entries:
         if limit is not None and count >= limit:
             return
         parsed = fetch_message(node, entry.root, entry.sidekey, "restricted")

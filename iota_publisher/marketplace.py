@@ -385,11 +385,16 @@ class MarketplaceClient(HttpClient):
 
     # -- buying and reading --------------------------------------------------
 
-    def user(self, user_id: str) -> dict[str, Any]:
+    def user(self, user_id: str, *, api_key: str | None = None) -> dict[str, Any]:
         """A user's record (``GET user?userId=``): ``wallet``, ``numberOfDevices``...
         It may hold the user's ``apiKey``: do not log it. An unknown user
-        (the server answers ``null``) is a :class:`MarketplaceRejectedError`."""
-        answer = self._call("GET", "user", params={"userId": _text(user_id, "user_id")})
+        (the server answers ``null``) is a :class:`MarketplaceRejectedError`.
+
+        ``api_key`` (the user's) is sent as ``apiKey``: servers that guard
+        the wallet seed require it (the sandbox does); the 2019 cloud
+        function ignores it."""
+        params = _with_key({"userId": _text(user_id, "user_id")}, api_key)
+        answer = self._call("GET", "user", params=params, secrets=_secrets(api_key))
         if answer.data is None:
             raise MarketplaceRejectedError(
                 "marketplace user failed: no such user",
@@ -401,27 +406,42 @@ class MarketplaceClient(HttpClient):
             raise self._invalid("user", answer, "expected a user object")
         return answer.data
 
-    def wallet(self, user_id: str) -> None:
+    def wallet(self, user_id: str, *, api_key: str | None = None) -> None:
         """Create (or, on 2021 servers, refill) the user's wallet with free devnet
         tokens (``POST wallet {userId}``). Accepts ``{"success": true}`` (2019)
-        and ``{"messageId": ...}`` (2021, HTTP 200 or 201)."""
-        body = {"userId": _text(user_id, "user_id")}
-        answer = self._call("POST", "wallet", body=body, retried=False)
+        and ``{"messageId": ...}`` (2021, HTTP 200 or 201). ``api_key`` is
+        sent as ``apiKey`` (see :meth:`user`)."""
+        body = _with_key({"userId": _text(user_id, "user_id")}, api_key)
+        answer = self._call("POST", "wallet", body=body, secrets=_secrets(api_key), retried=False)
         if isinstance(answer.data, dict) and isinstance(answer.data.get("messageId"), str):
             return
         self._expect_success("wallet", answer, "the wallet was not funded")
 
-    def purchase_stream(self, user_id: str, device_id: str) -> None:
+    def purchase_stream(self, user_id: str, device_id: str, *, api_key: str | None = None) -> None:
         """Buy access to a device's stream (``POST purchaseStream {userId, deviceId}``).
-        Refusals such as "Not enough funds" come as 200 ``{error}``: rejected."""
-        body = {"userId": _text(user_id, "user_id"), "deviceId": _text(device_id, "device_id")}
-        answer = self._call("POST", "purchaseStream", body=body, retried=False)
+        Refusals such as "Not enough funds" come as 200 ``{error}``: rejected.
+        ``api_key`` is sent as ``apiKey`` (see :meth:`user`)."""
+        body = _with_key(
+            {"userId": _text(user_id, "user_id"), "deviceId": _text(device_id, "device_id")},
+            api_key,
+        )
+        answer = self._call(
+            "POST", "purchaseStream", body=body, secrets=_secrets(api_key), retried=False
+        )
         self._expect_success("purchaseStream", answer, "the stream was not purchased")
 
-    def stream(self, device_id: str, user_id: str, time: int | None = None) -> list[StreamPacket]:
+    def stream(
+        self,
+        device_id: str,
+        user_id: str,
+        time: int | None = None,
+        *,
+        api_key: str | None = None,
+    ) -> list[StreamPacket]:
         """One page (up to 20 packets) of a purchased stream, newest first: the
         packets older than ``time`` (ms). ``None`` means now and leaves the
         parameter out (the server would read the documented ``time=null`` as NaN).
+        ``api_key`` (the buyer's) is sent as ``apiKey`` (see :meth:`user`).
 
         The answer is a JSON array of ``{time, root, sidekey}`` (2021 entries
         add ``messageId``, ignored): the only shape the cloud function has ever
@@ -434,7 +454,8 @@ class MarketplaceClient(HttpClient):
         }
         if time is not None:
             params["time"] = _check_time(time)
-        answer = self._call("GET", "stream", params=params)
+        params = _with_key(params, api_key)
+        answer = self._call("GET", "stream", params=params, secrets=_secrets(api_key))
         data = answer.data
         if isinstance(data, dict) and data.get("success") is False:
             raise MarketplaceRejectedError(
@@ -465,8 +486,11 @@ class MarketplaceClient(HttpClient):
             raise self._invalid("stream", answer, str(exc)) from exc
         return StreamPacket(t, root, sidekey)
 
-    def iter_stream(self, device_id: str, user_id: str) -> Iterator[StreamPacket]:
-        """Every packet of a purchased stream, newest first, page by page.
+    def iter_stream(
+        self, device_id: str, user_id: str, *, api_key: str | None = None
+    ) -> Iterator[StreamPacket]:
+        """Every packet of a purchased stream, newest first, page by page
+        (``api_key`` as for :meth:`stream`).
 
         Each next page asks for packets before the smallest time seen; the
         iteration stops on a short or empty page. Packets not older than the
@@ -477,12 +501,23 @@ class MarketplaceClient(HttpClient):
         """
         cursor: int | None = None
         while True:
-            page = self.stream(device_id, user_id, cursor)
+            page = self.stream(device_id, user_id, cursor, api_key=api_key)
             fresh = page if cursor is None else [p for p in page if p.time < cursor]
             yield from fresh
             if len(page) < STREAM_PAGE_SIZE or not fresh:
                 return
             cursor = min(p.time for p in fresh)
+
+
+def _with_key(fields: dict[str, Any], api_key: str | None) -> dict[str, Any]:
+    """``fields`` with ``apiKey`` added when one is given."""
+    if api_key is None:
+        return fields
+    return {**fields, "apiKey": _text(api_key, "api_key")}
+
+
+def _secrets(api_key: str | None) -> tuple[str, ...]:
+    return (api_key,) if api_key else ()
 
 
 # -- device validation -------------------------------------------------------

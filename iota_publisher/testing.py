@@ -5,15 +5,20 @@ the publisher and the fetch functions call (pass them as ``node=`` and
 ``marketplace=``), check what they are sent as the real services do (bundle
 consistency, proof of work, the device's secret key), keep it in memory (and,
 given a path, in an append-only file that survives the process), and can be
-told to fail the next calls. Nothing here touches the network.
+told to fail the next calls. Nothing in them touches the network.
+
+:class:`LoopbackServices` is the HTTP counterpart: the sandbox's node and
+marketplace (:mod:`iota_publisher.sandbox`) on 127.0.0.1, in a temporary
+directory, set up as a :class:`FakeNode` and a :class:`FakeMarketplace` describe.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +101,16 @@ class FakeNode(Failures):
     def store_and_broadcast(self, trytes: list[str]) -> None:
         self.check("store_and_broadcast")
         validate_bundle(trytes, mwm=self.mwm)
+        self.record(trytes)
+
+    def record(self, trytes: list[str], hashes: list[str] | None = None) -> None:
+        """Keep transactions another node checked and stored (see :class:`LoopbackServices`),
+        with their ``hashes`` if it computed them already."""
         self.store_calls += 1
-        self._keep(trytes)
+        if hashes is None:
+            self._keep(trytes)
+        else:
+            self.transactions.update(zip(hashes, trytes, strict=True))
         _append(self.path, {"trytes": list(trytes)})
 
     def find_transactions(self, *, addresses: list[str]) -> list[str]:
@@ -134,27 +147,44 @@ class FakeMarketplace(Failures):
             raise InvalidSecretKeyError(
                 "device unknown or secret key wrong", status=403, endpoint="newData"
             )
+        self.record(sensor_id, root=root, sidekey=sidekey, time=time)
+
+    def record(self, sensor_id: str, *, root: str, sidekey: str, time: int) -> None:
+        """Keep a packet another marketplace accepted (see :class:`LoopbackServices`)."""
         record = {"id": sensor_id, "packet": {"root": root, "sidekey": sidekey, "time": time}}
         self.registered.append(record)
         _append(self.path, record)
 
-    def iter_stream(self, device_id: str, user_id: str) -> Iterator[StreamPacket]:
+    def iter_stream(
+        self, device_id: str, user_id: str, *, api_key: str | None = None
+    ) -> Iterator[StreamPacket]:
         for record in reversed(self.registered):
             p = record["packet"]
             yield StreamPacket(time=p["time"], root=p["root"], sidekey=p["sidekey"])
 
 
 class LoopbackServices:
-    """Serve a :class:`FakeNode` and a :class:`FakeMarketplace` over HTTP on 127.0.0.1.
+    """The sandbox's node and marketplace over HTTP on 127.0.0.1, for real clients.
 
-    The node speaks the legacy IRI API at :attr:`node_url`, the marketplace
-    ``newData`` at :attr:`endpoint` and ``stream`` beside it, so real
-    clients (and the whole publisher) can be exercised over real sockets::
+    The node (:class:`~iota_publisher.sandbox.SandboxNode`) speaks the legacy
+    IRI API at :attr:`node_url` and requires ``node.mwm``; the marketplace
+    (:class:`~iota_publisher.sandbox.SandboxMarket`) serves ``newData`` at
+    :attr:`endpoint` for the device ``marketplace.sensor_id`` with secret key
+    ``marketplace.secret_key``, and the rest of its API at :attr:`api_url`.
+    Their state lives in a temporary directory removed when the block ends::
 
         with LoopbackServices() as services:
             NodeClient(services.node_url).get_node_info()
 
-    Both servers run in background threads until the block ends.
+    The two fakes stay in step: what the node stores is kept by ``node``
+    (``node.transactions``, ``node.store_calls``), what the marketplace
+    accepts by ``marketplace`` (``marketplace.registered``), and failures
+    queued on them (``node.fail("store_and_broadcast", exc)``,
+    ``marketplace.fail("new_data", exc)``) are answered over HTTP: 503 for a
+    :class:`~iota_publisher.errors.TransientError`, else 400. The device's
+    stream is bought by the demo user (:attr:`user_id`, :attr:`api_key`);
+    as with :class:`FakeMarketplace`, a ``stream`` request without an
+    ``apiKey`` is answered as that buyer's, whatever its ``userId``.
     """
 
     def __init__(
@@ -163,119 +193,137 @@ class LoopbackServices:
         self.node = node or FakeNode()
         self.marketplace = marketplace or FakeMarketplace()
         self._servers: list[Any] = []
+        self._services: list[Any] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.node_url = self.api_url = self.endpoint = self.api_key = ""
+
+    @property
+    def user_id(self) -> str:
+        """The buyer of the device's stream."""
+        from .sandbox import DEMO_USER_ID
+
+        return DEMO_USER_ID
 
     def __enter__(self) -> LoopbackServices:
-        from .sandbox._http import JsonServer
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
 
-        routes = (("node", _node_route(self.node)), ("market", _market_route(self.marketplace)))
-        for name, route in routes:
-            server = JsonServer("127.0.0.1", 0, _json_route(route), name=f"loopback-{name}")
-            server.start()
+    def _start(self) -> None:
+        from .sandbox import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket, SandboxNode
+        from .sandbox._http import JsonServer
+        from .sandbox.node import MAX_BODY
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="iota-publisher-loopback-")
+        data = Path(self._tmp.name)
+        node = SandboxNode(data / "node.db", mwm=self.node.mwm)
+        self._services.append(node)
+        market = SandboxMarket(data / "market.db")
+        self._services.append(market)
+        if self.node.transactions:  # what the fake node holds already (from its file)
+            status, answer = node.execute(
+                {"command": "storeTransactions", "trytes": list(self.node.transactions.values())}
+            )
+            if status != 200:
+                raise ValueError(f"the node's transactions were refused: {answer['error']}")
+        self.api_key = market.demo_api_key
+        device_id = self.marketplace.sensor_id
+        market.create_device(
+            self.api_key,
+            device_id,
+            dict(DEMO_DEVICE, sensorId=device_id, owner=DEMO_USER_ID),
+            secret_key=self.marketplace.secret_key,
+        )
+        market.purchase(DEMO_USER_ID, device_id)
+        for name, route in (
+            ("node", self._node_route(node)),
+            ("market", self._market_route(market)),
+        ):
+            server = JsonServer("127.0.0.1", 0, route, max_body=MAX_BODY, name=f"loopback-{name}")
             self._servers.append(server)
+            server.start()
         self.node_url = f"http://127.0.0.1:{self._servers[0].port}"
         self.api_url = f"http://127.0.0.1:{self._servers[1].port}"
         self.endpoint = f"{self.api_url}/newData"
-        return self
 
     def __exit__(self, *exc: object) -> None:
         for server in self._servers:
             server.stop()
         self._servers.clear()
+        for service in self._services:
+            service.close()
+        self._services.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _node_route(self, node: Any) -> Any:
+        fake = self.node
+
+        def route(request: Any) -> tuple[int, Any]:
+            body = _json_or_none(request)
+            command = body.get("command") if isinstance(body, dict) else None
+            method = _NODE_METHODS.get(command) if isinstance(command, str) else None
+            if method is not None:
+                try:
+                    fake.check(method)
+                except Exception as exc:  # noqa: BLE001 - answered as a node would
+                    return _failure(exc)
+            status, answer = node.route(request)
+            if status == 200 and command == "storeTransactions":
+                trytes = body["trytes"]
+                fake.record(trytes, [node.hash_of(t) for t in trytes])
+            return status, answer
+
+        return route
+
+    def _market_route(self, market: Any) -> Any:
+        fake = self.marketplace
+
+        def route(request: Any) -> tuple[int, Any]:
+            path = request.path.rstrip("/")
+            if path == "/newData" and request.method == "POST":
+                try:
+                    fake.check("new_data")
+                except Exception as exc:  # noqa: BLE001 - answered as a marketplace would
+                    return _failure(exc)
+                status, answer = market.route(request)
+                if status == 200:
+                    body = request.json()
+                    packet = body["packet"]
+                    fake.record(
+                        body["id"],
+                        root=packet["root"],
+                        sidekey=packet["sidekey"],
+                        time=packet["time"],
+                    )
+                return status, answer
+            if path == "/stream" and "apiKey" not in request.query:
+                query = dict(request.query, userId=self.user_id, apiKey=self.api_key)
+                request = replace(request, query=query)
+            return market.route(request)
+
+        return route
 
 
-def _json_route(route: Any) -> Any:
-    """Adapt a ``route(method, path, headers, json_body, query)`` to the JSON server."""
+_NODE_METHODS = {  # IRI commands -> the FakeNode methods failures are queued on
+    "getTransactionsToApprove": "get_transactions_to_approve",
+    "attachToTangle": "attach_to_tangle",
+    "storeTransactions": "store_and_broadcast",
+}
 
-    def handle(request: Any) -> tuple[int, Any]:
-        try:
-            body = request.json()
-        except ValueError:
-            return 400, {"error": "the body is not JSON"}
-        return route(request.method, request.path, request.headers, body, request.query)
 
-    return handle
+def _json_or_none(request: Any) -> Any:
+    try:
+        return request.json()
+    except ValueError:
+        return None
 
 
 def _failure(exc: Exception) -> tuple[int, dict[str, str]]:
     from .errors import TransientError
 
     return (503 if isinstance(exc, TransientError) else 400), {"error": str(exc)}
-
-
-def _node_route(node: FakeNode) -> Any:
-    from ._version import __version__
-
-    def route(method: str, path: str, headers: Any, body: Any, query: Any) -> tuple[int, Any]:
-        if method != "POST" or path not in ("", "/"):
-            return 404, {"error": "not found"}
-        if headers.get("X-IOTA-API-Version") is None:
-            return 400, {"error": "Invalid API Version"}
-        if not isinstance(body, dict) or not isinstance(body.get("command"), str):
-            return 400, {"error": "Invalid command format"}
-        command = body["command"]
-        try:
-            if command == "getNodeInfo":
-                return 200, {"appName": "iota-publisher loopback node", "appVersion": __version__}
-            if command == "getTransactionsToApprove":
-                trunk, branch = node.get_transactions_to_approve(body.get("depth", 3))
-                return 200, {"trunkTransaction": trunk, "branchTransaction": branch}
-            if command == "attachToTangle":
-                trytes = node.attach_to_tangle(
-                    body["trunkTransaction"],
-                    body["branchTransaction"],
-                    body["minWeightMagnitude"],
-                    body["trytes"],
-                )
-                return 200, {"trytes": trytes}
-            if command == "storeTransactions":
-                node.store_and_broadcast(body["trytes"])
-                return 200, {}
-            if command == "broadcastTransactions":
-                return 200, {}
-            if command == "findTransactions":
-                return 200, {"hashes": node.find_transactions(addresses=body.get("addresses", []))}
-            if command == "getTrytes":
-                return 200, {"trytes": node.get_trytes(body["hashes"])}
-            if command == "checkConsistency":
-                return 200, {"state": True}
-        except (KeyError, TypeError) as exc:
-            return 400, {"error": f"Invalid parameters: {exc}"}
-        except Exception as exc:  # noqa: BLE001 - reported to the client, as IRI does
-            return _failure(exc)
-        return 400, {"error": f"Command [{command}] is unknown"}
-
-    return route
-
-
-def _market_route(market: FakeMarketplace) -> Any:
-    page = 20
-
-    def route(method: str, path: str, headers: Any, body: Any, query: Any) -> tuple[int, Any]:
-        if method == "POST" and path == "/newData":
-            packet = body.get("packet") if isinstance(body, dict) else None
-            if not isinstance(body, dict) or not body.get("id") or not body.get("sk") or not packet:
-                return 400, {"error": "Ensure all fields are included"}
-            try:
-                market.new_data(
-                    body["id"],
-                    body["sk"],
-                    root=packet["root"],
-                    sidekey=packet["sidekey"],
-                    time=packet["time"],
-                )
-            except InvalidSecretKeyError as exc:
-                return 403, {"error": str(exc)}
-            except Exception as exc:  # noqa: BLE001
-                return _failure(exc)
-            return 200, {"success": True}
-        if method == "GET" and path == "/stream":
-            cursor = int(query["time"]) if query.get("time") else None
-            entries = [
-                {"time": p.time, "root": p.root, "sidekey": p.sidekey}
-                for p in market.iter_stream(query.get("deviceId", ""), query.get("userId", ""))
-                if cursor is None or p.time < cursor
-            ]
-            return 200, entries[:page]
-        return 404, {"error": "not found"}
-
-    return route

@@ -152,6 +152,104 @@ def test_store_and_every_read_command(sandbox):
     assert answer["error"].startswith("Invalid depth input")
 
 
+def test_empty_lists_and_legacy_forms_are_answered_as_iri_does(sandbox):
+    url = sandbox.node_url
+    stored = bundle("LEGACY", tag="SANDBOX")
+    with NodeClient(url) as node:
+        node.store_transactions(stored)
+    (tail,) = hashes(stored)
+    empty = {
+        "getTrytes": ({"hashes": []}, {"trytes": []}),  # mam.js mamFetchAll's last call
+        "findTransactions": ({"addresses": []}, {"hashes": []}),
+        "getInclusionStates": ({"transactions": []}, {"states": []}),
+        "getBalances": ({"addresses": []}, {"balances": []}),
+        "wereAddressesSpentFrom": ({"addresses": []}, {"states": []}),
+        "checkConsistency": ({"tails": []}, {"state": True}),
+        "attachToTangle": (
+            {
+                "trunkTransaction": NULL,
+                "branchTransaction": NULL,
+                "minWeightMagnitude": MWM,
+                "trytes": [],
+            },
+            {"trytes": []},
+        ),
+        "getMissingTransactions": ({}, {"hashes": []}),
+        "getNeighbors": ({}, {"neighbors": []}),
+        "addNeighbors": ({"uris": ["tcp://example.org:15600"]}, {"addedNeighbors": 0}),
+        "removeNeighbors": ({"uris": []}, {"removedNeighbors": 0}),
+        "interruptAttachingToTangle": ({}, {}),
+    }
+    for command, (params, expected) in empty.items():
+        status, answer = call(url, {"command": command, **params})
+        assert status == 200, (command, answer)
+        assert {k: answer[k] for k in expected} == expected, command
+
+    # tags padded with 9s beyond 27 trytes, addresses with checksums, a null reference,
+    # older clients' threshold and tips
+    for tag in ("SANDBOX", "SANDBOX" + "9" * 20, "SANDBOX" + "9" * 74):
+        _, answer = call(url, {"command": "findTransactions", "tags": [tag]})
+        assert answer["hashes"] == [tail], tag
+    status, answer = call(
+        url, {"command": "findTransactions", "tags": ["SANDBOX" + "9" * 20 + "A"]}
+    )
+    assert status == 400 and answer["error"].startswith("Invalid tags input")
+    _, answer = call(
+        url, {"command": "wereAddressesSpentFrom", "addresses": [add_checksum(ADDRESS_A)]}
+    )
+    assert answer["states"] == [False]
+    _, answer = call(url, {"command": "getTransactionsToApprove", "depth": 3, "reference": None})
+    assert answer["trunkTransaction"] == tail
+    _, answer = call(
+        url,
+        {"command": "getBalances", "addresses": [ADDRESS_A], "threshold": 100, "tips": [tail]},
+    )
+    assert answer["balances"] == ["0"] and answer["references"] == [tail]
+    _, answer = call(url, {"command": "getInclusionStates", "transactions": [tail], "tips": []})
+    assert answer["states"] == [True]
+
+    _, info = call(url, {"command": "getNodeInfo"})
+    for name in (
+        "appName",
+        "appVersion",
+        "jreAvailableProcessors",
+        "jreVersion",
+        "latestMilestone",
+        "latestMilestoneIndex",
+        "latestSolidSubtangleMilestone",
+        "latestSolidSubtangleMilestoneIndex",
+        "milestoneStartIndex",
+        "lastSnapshottedMilestoneIndex",
+        "neighbors",
+        "packetsQueueSize",
+        "time",
+        "tips",
+        "transactionsToRequest",
+        "features",
+        "coordinatorAddress",
+        "dbSizeInBytes",
+    ):
+        assert name in info, name
+    assert "RemotePOW" in info["features"] and info["dbSizeInBytes"] > 0
+    _, config = call(url, {"command": "getNodeAPIConfiguration"})
+    assert config["maxRequestsList"] == 1000 and config["maxGetTrytes"] == 10_000
+
+    # what IRI refuses stays refused with empty lists allowed
+    status, answer = call(url, {"command": "getTrytes", "hashes": ["A" * 80]})
+    assert status == 400 and answer["error"].startswith("Invalid hashes input")
+    status, answer = call(url, {"command": "getBalances", "addresses": ["A" * 80]})
+    assert status == 400 and answer["error"].startswith("Invalid addresses input")
+
+
+def test_attach_to_tangle_chains_in_index_order_whatever_the_order_sent(sandbox):
+    raw = build_bundle(ADDRESS_A, "M" * 5000, "ORDER", timestamp=NOW)  # three, highest first
+    with NodeClient(sandbox.node_url) as node:
+        attached = node.attach_to_tangle(NULL, NULL, MWM, list(reversed(raw)))  # tail first
+        assert [Transaction.from_trytes(t).current_index for t in attached] == [0, 1, 2]
+        node.store_transactions(attached)  # a consistent bundle, or this would be refused
+        assert node.check_consistency([transaction_hash(attached[0])]) == (True, None)
+
+
 def test_find_transactions_intersects_keys(sandbox):
     one = bundle("ONE", ADDRESS_A, "RED")
     two = bundle("TWO", ADDRESS_B, "RED")
@@ -314,15 +412,18 @@ def test_persistent_across_restarts_and_one_sandbox_per_directory(tmp_path):
         device_id, sk = sb.create_demo_device()
         with MarketplaceClient(sb.api_url) as market:
             market.new_data(device_id, sk, root="R" * 81, sidekey="S" * 81, time=1)
-            market.purchase_stream(sb.user_id, device_id)
+            market.purchase_stream(sb.user_id, device_id, api_key=sb.api_key)
+        api_key = sb.api_key
     assert sorted(p.name for p in data.iterdir() if p.suffix == ".db") == ["market.db", "node.db"]
     assert (data / "node.db").stat().st_mode & 0o777 == 0o600
     with Sandbox(data, mwm=MWM) as sb:
         assert sb.create_demo_device() == (device_id, sk)
+        assert sb.api_key == api_key  # the demo keys are kept in the data directory
         with NodeClient(sb.node_url) as node, MarketplaceClient(sb.api_url) as market:
             assert node.get_trytes(hashes(stored)) == stored
             assert node.get_node_info()["latestMilestoneIndex"] == 1
-            assert [p.root for p in market.stream(device_id, sb.user_id)] == ["R" * 81]
+            stream = market.stream(device_id, sb.user_id, api_key=api_key)
+            assert [p.root for p in stream] == ["R" * 81]
 
 
 # -- the marketplace ----------------------------------------------------------------------
@@ -398,50 +499,177 @@ def test_devices_keys_limit_and_delete(sandbox):
 
 def test_stream_purchase_and_wallet(sandbox):
     device_id, sk = sandbox.create_demo_device()
-    user = sandbox.user_id
+    user, key = sandbox.user_id, sandbox.api_key
     with MarketplaceClient(sandbox.api_url) as market:
         for t in range(45):
             market.new_data(device_id, sk, root="R" * 81, sidekey="S" * 81, time=1000 + t)
         with pytest.raises(MarketplaceRejectedError, match="not purchased"):
-            market.stream(device_id, user)
-        pricey = market.new_device(sandbox.api_key, _device("pricey", price=5_000_000))
+            market.stream(device_id, user, api_key=key)
+        pricey = market.new_device(key, _device("pricey", price=5_000_000))
         assert pricey
-        balance = market.user(user)["wallet"]["balance"]
+        balance = market.user(user, api_key=key)["wallet"]["balance"]
         with pytest.raises(MarketplaceRejectedError, match="Not enough funds"):
-            market.purchase_stream(user, "pricey")
-        assert market.user(user)["wallet"]["balance"] == balance  # nothing taken
+            market.purchase_stream(user, "pricey", api_key=key)
+        assert market.user(user, api_key=key)["wallet"]["balance"] == balance  # nothing taken
 
-        market.purchase_stream(user, device_id)
-        market.purchase_stream(user, device_id)  # a second purchase costs nothing
-        wallet = market.user(user)["wallet"]
+        market.purchase_stream(user, device_id, api_key=key)
+        market.purchase_stream(user, device_id, api_key=key)  # a second purchase costs nothing
+        wallet = market.user(user, api_key=key)["wallet"]
         assert wallet["balance"] == balance - DEMO_DEVICE["price"]
         assert len(wallet["seed"]) == 81 and len(wallet["address"]) == 81
         assert wallet["keyIndex"] == 0
 
         pages = [
-            market.stream(device_id, user),
-            market.stream(device_id, user, 1025),
-            market.stream(device_id, user, 1005),
+            market.stream(device_id, user, api_key=key),
+            market.stream(device_id, user, 1025, api_key=key),
+            market.stream(device_id, user, 1005, api_key=key),
         ]
         assert [len(p) for p in pages] == [20, 20, 5]
         assert [p.time for p in pages[0]] == list(range(1044, 1024, -1))
-        assert [p.time for p in market.iter_stream(device_id, user)] == list(range(1044, 999, -1))
+        every = market.iter_stream(device_id, user, api_key=key)
+        assert [p.time for p in every] == list(range(1044, 999, -1))
 
-        newcomer, _key = sandbox.market.create_user()
-        assert market.user(newcomer)["wallet"] is None
+        newcomer, newcomer_key = sandbox.market.create_user()
+        assert market.user(newcomer, api_key=newcomer_key)["wallet"] is None
         with pytest.raises(MarketplaceRejectedError, match="Wallet not set"):
-            market.purchase_stream(newcomer, device_id)
-        market.wallet(newcomer)
-        assert market.user(newcomer)["wallet"]["balance"] == 1_000_000
-        market.purchase_stream(newcomer, device_id)
+            market.purchase_stream(newcomer, device_id, api_key=newcomer_key)
+        market.wallet(newcomer, api_key=newcomer_key)
+        assert market.user(newcomer, api_key=newcomer_key)["wallet"]["balance"] == 1_000_000
+        market.purchase_stream(newcomer, device_id, api_key=newcomer_key)
         with pytest.raises(MarketplaceRejectedError):
-            market.user("nobody")
+            market.user("nobody", api_key=key)
         with pytest.raises(MarketplaceRejectedError):
-            market.purchase_stream(user, "no-such-device")
+            market.purchase_stream(user, "no-such-device", api_key=key)
     status, answer = call(f"{sandbox.api_url}/stream?deviceId=x", None, data=b"")
     assert status == 405
     answer = requests.get(f"{sandbox.api_url}/stream", params={"deviceId": device_id}, timeout=30)
     assert answer.status_code == 400
+
+
+def test_a_users_data_needs_their_api_key(sandbox):
+    device_id, _sk = sandbox.create_demo_device()
+    user, key = sandbox.user_id, sandbox.api_key
+    other, other_key = sandbox.market.create_user()
+    api = sandbox.api_url
+    requests_for = {
+        "user": lambda extra: requests.get(f"{api}/user", params={"userId": user, **extra}),
+        "wallet": lambda extra: requests.post(f"{api}/wallet", json={"userId": user, **extra}),
+        "purchaseStream": lambda extra: requests.post(
+            f"{api}/purchaseStream", json={"userId": user, "deviceId": device_id, **extra}
+        ),
+        "stream": lambda extra: requests.get(
+            f"{api}/stream", params={"userId": user, "deviceId": device_id, **extra}
+        ),
+    }
+    for endpoint, send in requests_for.items():
+        for extra in ({}, {"apiKey": ""}, {"apiKey": "wrong"}, {"apiKey": other_key}):
+            response = send(extra)
+            assert response.status_code == 403, (endpoint, extra)
+            error = response.json()["error"]
+            assert isinstance(error, str) and "seed" not in response.text, endpoint
+            assert other_key not in error
+        assert send({"apiKey": key}).status_code == 200, endpoint
+    # an unknown user is refused as a wrong key is (no telling which users exist)
+    response = requests.get(f"{api}/user", params={"userId": "nobody", "apiKey": key})
+    assert (response.status_code, response.json()) == (403, {"error": "Invalid API key"})
+    # the key stays out of the client's errors
+    with MarketplaceClient(api) as market, pytest.raises(MarketplaceRejectedError) as info:
+        market.user(other, api_key=key)
+    assert key not in str(info.value) and key not in repr(info.value.__dict__)
+
+
+def test_demo_keys_are_random_per_data_directory_and_kept(tmp_path):
+    seen = []
+    for name in ("one", "two"):
+        with Sandbox(tmp_path / name, mwm=MWM) as sb:
+            device = sb.create_demo_device()
+            with MarketplaceClient(sb.api_url) as market:
+                wallet = market.user(sb.user_id, api_key=sb.api_key)["wallet"]
+            seen.append((sb.api_key, device[1], wallet["seed"]))
+        with Sandbox(tmp_path / name, mwm=MWM) as sb:  # a restart keeps them
+            with MarketplaceClient(sb.api_url) as market:
+                wallet = market.user(sb.user_id, api_key=sb.api_key)["wallet"]
+            assert (sb.api_key, sb.create_demo_device()[1], wallet["seed"]) == seen[-1]
+    (key1, sk1, seed1), (key2, sk2, seed2) = seen
+    assert key1 != key2 and sk1 != sk2 and seed1 != seed2
+    assert len(sk1) == 15 and len(seed1) == 81
+
+
+def test_a_data_directory_with_derived_demo_keys_gets_random_ones(tmp_path):
+    import sqlite3
+
+    from iota_publisher.sandbox import SandboxMarket
+
+    path = tmp_path / "market.db"
+    market = SandboxMarket(path)
+    market.create_demo_device()
+    market.close()
+    old_key, old_sk = "8c7d1f2e-known-to-anyone", "KNOWNTOANYONE99"
+    with sqlite3.connect(path) as conn:  # as such a directory looks: no marker, fixed keys
+        conn.execute("DELETE FROM meta")
+        conn.execute("UPDATE users SET api_key = ? WHERE id = 'demo-user'", (old_key,))
+        conn.execute("UPDATE devices SET sk = ? WHERE id = 'sandbox-station'", (old_sk,))
+    market = SandboxMarket(path)
+    try:
+        new_key, (_id, new_sk) = market.demo_api_key, market.create_demo_device()
+        assert new_key != old_key and new_sk != old_sk and len(new_sk) == 15
+    finally:
+        market.close()
+    market = SandboxMarket(path)  # once only
+    try:
+        assert (market.demo_api_key, market.create_demo_device()[1]) == (new_key, new_sk)
+    finally:
+        market.close()
+
+
+def test_no_wildcard_cors_and_host_checked(sandbox):
+    node, api = sandbox.node_url, sandbox.api_url
+    port = {node: int(node.rsplit(":", 1)[1]), api: int(api.rsplit(":", 1)[1])}
+    info = {"command": "getNodeInfo"}
+    for url in (node, api):
+        response = requests.post(url, json=info, headers=HEADERS, timeout=30)
+        assert "Access-Control-Allow-Origin" not in response.headers
+        preflight = requests.options(
+            url, headers={"Origin": "http://evil.example", **HEADERS}, timeout=30
+        )
+        assert "Access-Control-Allow-Origin" not in preflight.headers
+        for host in ("evil.example", f"evil.example:{port[url]}", "127.0.0.1:1", ""):
+            response = requests.post(url, json=info, headers={"Host": host, **HEADERS}, timeout=30)
+            assert response.status_code == 421, (url, host)
+            assert "Host" in response.json()["error"]
+        for host in (f"localhost:{port[url]}", f"LOCALHOST:{port[url]}", f"[::1]:{port[url]}"):
+            response = requests.post(url, json=info, headers={"Host": host, **HEADERS}, timeout=30)
+            assert response.status_code != 421, (url, host)
+        # a page elsewhere cannot make the browser send its requests either
+        response = requests.post(
+            url, json=info, headers={"Origin": "http://evil.example", **HEADERS}, timeout=30
+        )
+        assert response.status_code == 403
+    assert call(node, info)[0] == 200
+
+
+def test_one_allowed_origin_gets_cors_headers_naming_it(tmp_path):
+    origin = "http://localhost:3000"
+    with Sandbox(tmp_path / "sandbox", mwm=MWM, allowed_origin=origin) as sb:
+        preflight = requests.options(sb.node_url, headers={"Origin": origin}, timeout=30)
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == origin
+        assert "X-IOTA-API-Version" in preflight.headers["Access-Control-Allow-Headers"]
+        response = requests.post(
+            sb.node_url,
+            json={"command": "getNodeInfo"},
+            headers={"Origin": origin, **HEADERS},
+            timeout=30,
+        )
+        assert response.status_code == 200
+        assert response.headers["Access-Control-Allow-Origin"] == origin
+        other = requests.post(
+            sb.node_url,
+            json={"command": "getNodeInfo"},
+            headers={"Origin": "http://localhost:3001", **HEADERS},
+            timeout=30,
+        )
+        assert other.status_code == 403 and "Access-Control-Allow-Origin" not in other.headers
 
 
 # -- the whole flow ------------------------------------------------------------------------
@@ -489,9 +717,11 @@ def test_end_to_end_agent_publishes_and_the_buyer_reads_it_back(tmp_path):
         assert agent.run(count=3) == 0
 
         with MarketplaceClient(sb.api_url) as market, NodeClient(sb.node_url) as node:
-            market.wallet(sb.user_id)
-            market.purchase_stream(sb.user_id, config["sensorId"])
-            fetched = list(fetch_stream(market, node, config["sensorId"], sb.user_id))
+            market.wallet(sb.user_id, api_key=sb.api_key)
+            market.purchase_stream(sb.user_id, config["sensorId"], api_key=sb.api_key)
+            fetched = list(
+                fetch_stream(market, node, config["sensorId"], sb.user_id, api_key=sb.api_key)
+            )
             # the messages are on the node's Tangle, in complete, consistent bundles
             tails = node.find_transactions(tags=["SENSORDATA"])
             assert tails
@@ -566,3 +796,13 @@ def test_cli_sandbox_refuses_a_busy_data_directory(tmp_path):
             main, ["sandbox", "--port", "0", "--data", str(tmp_path / "data")]
         )
     assert result.exit_code == 1 and "another sandbox" in result.output
+
+
+def test_the_host_names_a_server_answers_to():
+    from iota_publisher.sandbox._http import _hosts_for
+
+    loopback = {"127.0.0.1:14265", "localhost:14265", "[::1]:14265"}
+    assert _hosts_for("127.0.0.1", 14265) == loopback
+    assert _hosts_for("0.0.0.0", 14265) == loopback  # a wildcard bind: this machine's names
+    assert _hosts_for("192.168.1.2", 14265) == {"192.168.1.2:14265"}
+    assert _hosts_for("192.168.1.2", 80) == {"192.168.1.2:80", "192.168.1.2"}

@@ -92,7 +92,7 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
             echo(f"  iota-publish run --config {written} --count 3")
             echo(
                 f"  iota-publish fetch --provider {sb.node_url} --device {device_id} "
-                f"--user {sb.user_id} --api {sb.api_url}"
+                f"--user {sb.user_id} --api-key {sb.api_key} --api {sb.api_url}"
             )
             echo("Ctrl-C stops.", nl=True)
             sys.stdout.flush()

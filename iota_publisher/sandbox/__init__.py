@@ -12,16 +12,20 @@
 The node (:mod:`.node`) speaks the legacy IRI HTTP API, checks what it stores
 (format, proof of work at its minWeightMagnitude, bundle consistency) and
 keeps its Tangle in SQLite; the marketplace (:mod:`.market`) speaks the
-blueprint's API. All state lives in the data directory: delete it to reset.
+blueprint's API, with the user's ``apiKey`` required wherever the data is a
+user's. Both answer only requests naming them in ``Host`` and send no
+wildcard CORS header, so web pages in the developer's browser cannot use
+them. The demo user's API key and wallet seed and the demo device's secret
+key are random per data directory. All state lives in the data directory:
+delete it to reset.
 """
 
 from ._db import SandboxError
-from .market import DEMO_API_KEY, DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
+from .market import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
 from .node import SandboxNode
 from .server import Sandbox
 
 __all__ = [
-    "DEMO_API_KEY",
     "DEMO_DEVICE",
     "DEMO_USER_ID",
     "Sandbox",

@@ -84,6 +84,16 @@ class Database:
                 raise
             conn.execute("COMMIT")
 
+    def size(self) -> int:
+        """Bytes on disk: the file and its write-ahead log."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        return total
+
     def close(self) -> None:
         """Close the idle connections now and borrowed ones when they come back."""
         with self._lock:

@@ -1,10 +1,18 @@
 """A threading JSON server on the standard library: the sandbox's HTTP layer,
 also used by :class:`iota_publisher.testing.LoopbackServices`.
 
-Made for a server people leave running: request bodies are capped, ``OPTIONS`` answers
-CORS pre-flights (browser dApps talk to IRI nodes directly), and
-:meth:`JsonServer.stop` closes open keep-alive connections and waits for
-the request threads, so nothing outlives the server.
+Made for a server people leave running on a developer's machine: request
+bodies are capped, and :meth:`JsonServer.stop` closes open keep-alive
+connections and waits for the request threads, so nothing outlives the server.
+
+Web pages open in the developer's browser must not reach it:
+
+* the ``Host`` header must name the address and port it listens on
+  (``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT`` for a loopback
+  address), else 421: a DNS-rebinding page sends its own host name;
+* a request carrying an ``Origin`` other than the one configured
+  (``allowed_origin``, none by default) is refused with 403, and CORS
+  headers are sent for that one origin only, never ``*``.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,10 +34,12 @@ log = logging.getLogger(__name__)
 
 _DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body up to this is read and dropped
 _CORS = {
-    "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, X-IOTA-API-Version",
 }
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+_WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")  # reached from this machine by loopback names too
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,34 @@ def _handler(route: Route, max_body: int) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s %s", self.address_string(), format % args)
 
+        def _cors(self, *, preflight: bool = False) -> None:
+            server: JsonServer = self.server  # type: ignore[assignment]
+            origin = self.headers.get("Origin")
+            if server.allowed_origin is None or origin != server.allowed_origin:
+                return
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Vary", "Origin")
+            if preflight:
+                for name, value in _CORS.items():
+                    self.send_header(name, value)
+
+        def _refusal(self) -> tuple[int, str] | None:
+            """Why a request from elsewhere than this machine's own clients is refused."""
+            server: JsonServer = self.server  # type: ignore[assignment]
+            host = (self.headers.get("Host") or "").strip().lower()
+            if host not in server.allowed_hosts:
+                return 421, "Misdirected request: the Host header does not name this server"
+            origin = self.headers.get("Origin")
+            if origin is not None and origin != server.allowed_origin:
+                return 403, "Cross-origin requests are not allowed"
+            return None
+
         def _send(self, status: int, body: Any) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            for name, value in _CORS.items():
-                self.send_header(name, value)
+            self._cors()
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
@@ -97,6 +128,11 @@ def _handler(route: Route, max_body: int) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
             else:
                 body = self.rfile.read(length) if length else b""
+            refused = self._refusal()
+            if refused is not None:
+                log.info("%s %s refused: %s", method, parts.path, refused[1])
+                self._send(refused[0], {"error": refused[1]})
+                return
             server: JsonServer = self.server  # type: ignore[assignment]
             server.busy(self.request, True)
             try:
@@ -121,9 +157,10 @@ def _handler(route: Route, max_body: int) -> type[BaseHTTPRequestHandler]:
             self._handle("DELETE")
 
         def do_OPTIONS(self) -> None:
-            self.send_response(204)
-            for name, value in _CORS.items():
-                self.send_header(name, value)
+            refused = self._refusal()
+            self.send_response(204 if refused is None else refused[0])
+            if refused is None:
+                self._cors(preflight=True)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -131,7 +168,15 @@ def _handler(route: Route, max_body: int) -> type[BaseHTTPRequestHandler]:
 
 
 class JsonServer(ThreadingHTTPServer):
-    """Serve ``route`` on ``(host, port)`` (port 0: any free one) in a background thread."""
+    """Serve ``route`` on ``(host, port)`` (port 0: any free one) in a background thread.
+
+    ``allowed_hosts`` are the ``Host`` headers accepted (``name:port``,
+    lower case); by default the listening address with its port, and the
+    three loopback names when it is a loopback or wildcard address (other
+    names for a wildcard address must be given here). ``allowed_origin``
+    is the one web origin (``http://localhost:3000``) whose pages may call
+    the server, with CORS headers for it; none by default.
+    """
 
     daemon_threads = False
     block_on_close = True  # server_close() waits for the request threads
@@ -144,6 +189,8 @@ class JsonServer(ThreadingHTTPServer):
         *,
         max_body: int = 1_000_000,
         name: str = "sandbox",
+        allowed_hosts: Iterable[str] | None = None,
+        allowed_origin: str | None = None,
     ) -> None:
         self._connections: set[socket.socket] = set()
         self._busy: set[socket.socket] = set()
@@ -151,7 +198,11 @@ class JsonServer(ThreadingHTTPServer):
         self.stopping = False
         self._name = name
         self._thread: threading.Thread | None = None
+        self.allowed_origin = allowed_origin
         super().__init__((host, port), _handler(route, max_body))
+        if allowed_hosts is None:
+            allowed_hosts = _hosts_for(host, self.port)
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
 
     @property
     def port(self) -> int:
@@ -198,3 +249,14 @@ class JsonServer(ThreadingHTTPServer):
                 except OSError:
                     pass
         self.server_close()
+
+
+def _hosts_for(host: str, port: int) -> set[str]:
+    """The ``Host`` headers that name ``host:port``."""
+    names = {f"[{host}]" if ":" in host else host} - {"", "[::]", "0.0.0.0"}
+    if host.lower() in _LOOPBACK_ADDRESSES + _WILDCARD_ADDRESSES:
+        names.update(_LOOPBACK_NAMES)
+    hosts = {f"{name}:{port}" for name in names}
+    if port == 80:
+        hosts.update(names)
+    return hosts

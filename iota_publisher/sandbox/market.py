@@ -13,32 +13,37 @@ give them):
                                user's, with their ``sk``
 ``/delete``            DELETE  ``{apiKey, deviceId}`` -> ``{success: true}`` (its data and
                                purchases go with it)
-``/user``              GET     ``?userId=`` -> ``{userId, numberOfDevices, wallet: {seed,
-                               balance, address, keyIndex}}`` (``wallet`` null until funded)
-``/wallet``            POST    ``{userId}`` -> ``{success: true}``: creates the wallet if need
-                               be and adds 1,000,000 free tokens (a faucet)
-``/stream``            GET     ``?deviceId=&userId=&time=`` -> up to 20 ``{time, root,
+``/user``              GET     ``?userId=&apiKey=`` -> ``{userId, numberOfDevices, wallet:
+                               {seed, balance, address, keyIndex}}`` (``wallet`` null until
+                               funded)
+``/wallet``            POST    ``{userId, apiKey}`` -> ``{success: true}``: creates the wallet if
+                               need be and adds 1,000,000 free tokens (a faucet)
+``/stream``            GET     ``?deviceId=&userId=&apiKey=&time=`` -> up to 20 ``{time, root,
                                sidekey}``, newest first, older than ``time``; ``{success:
                                false}`` unless the user bought the stream
-``/purchaseStream``    POST    ``{userId, deviceId}`` -> ``{success: true}``, the device's price
-                               taken from the wallet; 200 ``{error}`` when funds are short
+``/purchaseStream``    POST    ``{userId, apiKey, deviceId}`` -> ``{success: true}``, the
+                               device's price taken from the wallet; 200 ``{error}`` when funds
+                               are short
 =====================  ======  ===================================================
 
 Missing fields are 400 ``{"error": "Ensure all fields are included"}``; a
 wrong API key, an unknown user or device and other refusals are 403
-``{"error": ...}``, as the cloud functions answer. Tokens here are numbers in
-the database: the sandbox node keeps no ledger.
+``{"error": ...}``, as the cloud functions answer. Unlike the 2019 cloud
+functions, the endpoints that hand out or spend a user's data (``/user``
+returns the wallet seed, ``/wallet``, ``/purchaseStream``, ``/stream``)
+require that user's ``apiKey``: 403 when it is missing or wrong. Tokens here
+are numbers in the database: the sandbox node keeps no ledger.
 
-A demo user exists from the start with deterministic id, API key and wallet
-(like a dev chain's well-known accounts), its wallet prefunded; the demo
-device (:meth:`SandboxMarket.create_demo_device`) has a deterministic secret
-key too, so a config written once stays valid after the data directory is
-deleted. Devices created through ``/newDevice`` get random keys.
+A demo user (id ``demo-user``) exists from the start, its wallet prefunded
+(like a dev chain's well-known accounts); its API key and wallet seed, and
+the demo device's (:meth:`SandboxMarket.create_demo_device`) secret key and
+seed, are drawn at random when they are created and kept in the database,
+so they differ from one data directory to the next and stay the same across
+restarts. Devices created through ``/newDevice`` get random keys too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -59,7 +64,6 @@ from ._db import Database
 from ._http import Request
 
 __all__ = [
-    "DEMO_API_KEY",
     "DEMO_DEVICE",
     "DEMO_USER_ID",
     "MarketError",
@@ -74,7 +78,6 @@ DEFAULT_PRICE = 1_000  # for a device without a price (the blueprint suggests 1,
 SECRET_KEY_LENGTH = 15  # characters of a device secret key (as the cloud function's seedGen(15))
 
 DEMO_USER_ID = "demo-user"
-DEMO_API_KEY = str(uuid.uuid5(uuid.NAMESPACE_URL, "iota-publisher/sandbox/demo-user/api-key"))
 DEMO_DEVICE: dict[str, Any] = {
     "sensorId": "sandbox-station",
     "type": "Weather Station",
@@ -128,7 +131,9 @@ CREATE TABLE IF NOT EXISTS purchases (
     time_ms   INTEGER NOT NULL,
     PRIMARY KEY (user_id, device_id)
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_RANDOM_DEMO_KEYS = "demo_keys_random"  # meta key: the demo accounts' keys were drawn at random
 
 MISSING = "Ensure all fields are included"
 
@@ -141,19 +146,13 @@ class MarketError(Exception):
         self.status = status
 
 
-def derived_trytes(label: str, length: int) -> str:
-    """Trytes fixed by ``label`` (the demo accounts'), drawn without modulo bias."""
-    out: list[str] = []
-    counter = 0
-    while len(out) < length:
-        block = hashlib.shake_256(f"iota-publisher/sandbox/{label}/{counter}".encode()).digest(64)
-        out.extend(TRYTE_ALPHABET[b % 27] for b in block if b < 243)  # 243 = 9 * 27
-        counter += 1
-    return "".join(out[:length])
-
-
 def random_trytes(length: int) -> str:
     return "".join(secrets.choice(TRYTE_ALPHABET) for _ in range(length))
+
+
+def random_api_key() -> str:
+    """An API key shaped as the cloud function's (a version 4 UUID), from :mod:`secrets`."""
+    return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
 
 
 def seed_address(seed: str) -> str:
@@ -203,22 +202,53 @@ class SandboxMarket:
     # -- accounts (also for Python callers) ----------------------------------------------
 
     def _ensure_demo_user(self) -> None:
+        """Create the demo user; or, in a data directory from before the demo keys were
+        random (anyone could derive them), replace its keys and its device's, once."""
         with self.db.connect() as conn:
-            if conn.execute("SELECT 1 FROM users WHERE id = ?", (DEMO_USER_ID,)).fetchone():
+            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (_RANDOM_DEMO_KEYS,)).fetchone():
                 return
-        seed = derived_trytes("demo-user/wallet", 81)
-        wallet = (seed, seed_address(seed), FAUCET)  # prefunded, as a dev chain's accounts are
-        with self.db.write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO users (id, api_key, device_limit, wallet_seed, "
-                "wallet_address, balance, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (DEMO_USER_ID, DEMO_API_KEY, DEVICE_LIMIT, *wallet, self._now_ms()),
+            existing = (
+                conn.execute("SELECT 1 FROM users WHERE id = ?", (DEMO_USER_ID,)).fetchone()
+                is not None
             )
+        seed = random_trytes(81)
+        wallet = (seed, seed_address(seed))
+        if existing:
+            device_seed = random_trytes(81)
+            device = (random_trytes(SECRET_KEY_LENGTH), device_seed, seed_address(device_seed))
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (_RANDOM_DEMO_KEYS,)).fetchone():
+                return  # another process got here first
+            if not existing:  # prefunded, as a dev chain's accounts are
+                conn.execute(
+                    "INSERT INTO users (id, api_key, device_limit, wallet_seed, "
+                    "wallet_address, balance, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (DEMO_USER_ID, random_api_key(), DEVICE_LIMIT, *wallet, FAUCET, self._now_ms()),
+                )
+            else:
+                conn.execute(
+                    "UPDATE users SET api_key = ?, wallet_seed = ?, wallet_address = ? "
+                    "WHERE id = ?",
+                    (random_api_key(), *wallet, DEMO_USER_ID),
+                )
+                conn.execute(
+                    "UPDATE devices SET sk = ?, seed = ?, address = ? WHERE id = ? AND owner = ?",
+                    (*device, DEMO_DEVICE["sensorId"], DEMO_USER_ID),
+                )
+                log.info("the demo accounts' derived keys were replaced by random ones")
+            conn.execute("INSERT INTO meta VALUES (?, '1')", (_RANDOM_DEMO_KEYS,))
+
+    @property
+    def demo_api_key(self) -> str:
+        """The demo user's API key (random, kept in this marketplace's database)."""
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT api_key FROM users WHERE id = ?", (DEMO_USER_ID,)).fetchone()
+        return str(row["api_key"])
 
     def create_user(self, user_id: str | None = None) -> tuple[str, str]:
         """A new user without a wallet: ``(user id, API key)``."""
         user_id = user_id or secrets.token_urlsafe(21)[:28]
-        api_key = str(uuid.uuid4())
+        api_key = random_api_key()
         with self.db.write() as conn:
             try:
                 conn.execute(
@@ -228,6 +258,20 @@ class SandboxMarket:
             except sqlite3.IntegrityError as exc:
                 raise MarketError(f"user {user_id!r} exists") from exc
         return user_id, api_key
+
+    @staticmethod
+    def _authorized(conn: sqlite3.Connection, user_id: str, api_key: object) -> sqlite3.Row:
+        """The user ``user_id`` if ``api_key`` is theirs; 403 otherwise (unknown users too)."""
+        if not isinstance(api_key, str) or not api_key:
+            raise MarketError("This needs the user's API key (apiKey)")
+        row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        if row is None or not hmac.compare_digest(row["api_key"].encode(), api_key.encode()):
+            raise MarketError("Invalid API key")
+        return row
+
+    def _check_key(self, user_id: str, api_key: object) -> None:
+        with self.db.connect() as conn:
+            self._authorized(conn, user_id, api_key)
 
     def _user_by_key(self, conn: sqlite3.Connection, api_key: str) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM users WHERE api_key = ?", (api_key,)).fetchone()
@@ -299,13 +343,7 @@ class SandboxMarket:
             if row["owner"] != DEMO_USER_ID:
                 raise MarketError(f"device {device_id!r} belongs to another user")
             return device_id, row["sk"]
-        sk = self.create_device(
-            DEMO_API_KEY,
-            device_id,
-            dict(DEMO_DEVICE, owner=DEMO_USER_ID),
-            secret_key=derived_trytes("demo-device/sk", SECRET_KEY_LENGTH),
-            seed=derived_trytes("demo-device/seed", 81),
-        )
+        sk = self.create_device(self.demo_api_key, device_id, dict(DEMO_DEVICE, owner=DEMO_USER_ID))
         return device_id, sk
 
     def fund(self, user_id: str, amount: int = FAUCET) -> int:
@@ -487,9 +525,7 @@ class SandboxMarket:
         if not user_id:
             raise MarketError(MISSING, 400)
         with self.db.connect() as conn:
-            row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
-        if row is None:
-            raise MarketError("Unknown user")
+            row = self._authorized(conn, user_id, request.query.get("apiKey"))
         wallet = None
         if row["wallet_seed"] is not None:
             wallet = {
@@ -501,7 +537,9 @@ class SandboxMarket:
         return {"userId": row["id"], "numberOfDevices": row["device_limit"], "wallet": wallet}
 
     def _wallet(self, request: Request) -> dict[str, Any]:
-        (user_id,) = _text(self._body(request), "userId")
+        body = self._body(request)
+        (user_id,) = _text(body, "userId")
+        self._check_key(user_id, body.get("apiKey"))
         self.fund(user_id)
         return {"success": True}
 
@@ -515,6 +553,7 @@ class SandboxMarket:
             if not raw.isascii() or not raw.isdigit():
                 raise MarketError(f"time must be a time in ms, not {raw[:30]!r}", 400)
             cursor = int(raw)
+        self._check_key(user_id, request.query.get("apiKey"))
         if not self.purchased(user_id, device_id):
             return {"success": False}
         query = "SELECT time, root, sidekey FROM packets WHERE device_id = ?"
@@ -529,7 +568,9 @@ class SandboxMarket:
         return [{"time": r["time"], "root": r["root"], "sidekey": r["sidekey"]} for r in rows]
 
     def _purchase_stream(self, request: Request) -> dict[str, Any]:
-        user_id, device_id = _text(self._body(request), "userId", "deviceId")
+        body = self._body(request)
+        user_id, device_id = _text(body, "userId", "deviceId")
+        self._check_key(user_id, body.get("apiKey"))
         try:
             self.purchase(user_id, device_id)
         except MarketError as exc:

@@ -25,6 +25,18 @@ checks the same and stores nothing, since a sandbox has no neighbours):
   refused. Pending transactions are never offered as tips and are not
   consistent for ``checkConsistency``.
 
+Where IRI is lenient, legacy clients rely on it and the sandbox is too:
+empty lists are answered with empty lists (``getTrytes`` with no hashes, as
+``@iota/mam.js`` asks at the end of every channel; ``findTransactions``,
+``getInclusionStates``, ``getBalances``, ``wereAddressesSpentFrom``;
+``checkConsistency`` of no tails is ``true``), addresses may carry their
+checksum, tags may be padded with ``9`` beyond 27 trytes, a null
+``reference`` is none, the ``threshold`` and ``tips`` older clients send are
+accepted, ``attachToTangle`` chains transactions by index whatever order they
+come in, and the peer commands (``getNeighbors``, ``addNeighbors``,
+``removeNeighbors``, ``getMissingTransactions``) answer as a node without
+neighbours.
+
 Transactions already stored were checked then: sending them again (a
 publisher resuming after a crash, the broadcast after a store) costs a
 lookup.
@@ -44,6 +56,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import sqlite3
 import threading
 import time
@@ -76,6 +89,7 @@ MAX_GET_TRYTES = 10_000  # IRI's maxGetTrytes
 MAX_FIND_TRANSACTIONS = 100_000  # IRI's maxFindTransactions
 MAX_DEPTH = 15  # IRI's maxDepth
 MAX_BODY = 1_000_000  # IRI's maxBodyLength (characters)
+FEATURES = ("RemotePOW", "WereAddressesSpentFrom", "testnet")  # IRI's names
 FUTURE_LIMIT = 2 * 3600  # seconds a timestamp may lie ahead of the node's clock (IRI's limit)
 _SQL_CHUNK = 500  # values per IN (...) clause
 _HASH_CACHE = 4096  # transaction hashes remembered (by trytes) between requests
@@ -253,8 +267,14 @@ class SandboxNode:
         self.db = Database(path, _SCHEMA)
         self._commands: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "getNodeInfo": self._get_node_info,
+            "getNodeAPIConfiguration": self._get_node_api_configuration,
             "getNeighbors": lambda _r: {"neighbors": []},
+            # a sandbox has no peers: neighbours are neither added nor removed, as IRI answers
+            # for URIs it cannot use
+            "addNeighbors": lambda r: {"addedNeighbors": self._no_neighbors(r)},
+            "removeNeighbors": lambda r: {"removedNeighbors": self._no_neighbors(r)},
             "getTips": self._get_tips,
+            "getMissingTransactions": lambda _r: {"hashes": []},
             "getTransactionsToApprove": self._get_transactions_to_approve,
             "attachToTangle": self._attach_to_tangle,
             "interruptAttachingToTangle": lambda _r: {},
@@ -329,6 +349,11 @@ class SandboxNode:
             "appName": "iota-publisher sandbox",
             "appVersion": __version__,
             "jreAvailableProcessors": os.cpu_count() or 1,
+            # IRI reports its JVM here; clients only display these
+            "jreFreeMemory": 0,
+            "jreVersion": f"Python {platform.python_version()}",
+            "jreMaxMemory": 0,
+            "jreTotalMemory": 0,
             "latestMilestone": milestone,
             "latestMilestoneIndex": index,
             "latestSolidSubtangleMilestone": milestone,
@@ -340,9 +365,26 @@ class SandboxNode:
             "time": self._now_ms(),
             "tips": tips,
             "transactionsToRequest": 0,
-            "features": ["RemotePOW"],
+            "features": list(FEATURES),
             "coordinatorAddress": NULL_HASH,
+            "dbSizeInBytes": self.db.size(),
         }
+
+    @staticmethod
+    def _get_node_api_configuration(_request: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "maxFindTransactions": MAX_FIND_TRANSACTIONS,
+            "maxRequestsList": MAX_REQUEST_LIST,
+            "maxGetTrytes": MAX_GET_TRYTES,
+            "maxBodyLength": MAX_BODY,
+            "testNet": True,
+            "milestoneStartIndex": 0,
+        }
+
+    @staticmethod
+    def _no_neighbors(request: dict[str, Any]) -> int:
+        _strings(request, "uris", empty=True)
+        return 0
 
     def _get_tips(self, _request: dict[str, Any]) -> dict[str, Any]:
         with self.db.connect() as conn:
@@ -353,7 +395,9 @@ class SandboxNode:
         depth = _int_param(request, "depth")
         if not 0 <= depth <= MAX_DEPTH:
             raise ApiError(f"Invalid depth input: {depth} is not in 0..{MAX_DEPTH}")
-        reference = _hash_param(request, "reference") if "reference" in request else None
+        # a null reference is no reference (clients that build requests from options send one)
+        given = request.get("reference")
+        reference = _hash_param(request, "reference") if given is not None else None
         with self.db.connect() as conn:
             # the two newest tips that are tails of complete, valid bundles
             rows = conn.execute(
@@ -391,16 +435,22 @@ class SandboxNode:
                 f"Invalid minWeightMagnitude input: {mwm} is above the {self.max_attach_mwm} "
                 "this node searches for"
             )
-        trytes = _strings(request, "trytes")
+        trytes = _strings(request, "trytes", empty=True)
+        indexes = []
         for i, t in enumerate(trytes):
             if not is_trytes(t, TRANSACTION_LENGTH):
                 raise ApiError(
                     f"Invalid trytes input: transaction {i} is not {TRANSACTION_LENGTH} trytes"
                 )
             try:
-                Transaction.from_trytes(t)
+                indexes.append(Transaction.from_trytes(t).current_index)
             except InvalidInputError as exc:
                 raise ApiError(f"Invalid trytes input: transaction {i}: {exc}") from exc
+        if not trytes:
+            return {"trytes": []}
+        # chained from the highest index down, whatever order they came in (IRI sorts them too)
+        order = sorted(range(len(trytes)), key=lambda i: indexes[i], reverse=True)
+        trytes = [trytes[i] for i in order]
         with self._pow_lock:
             attached = attach_to_tangle(
                 trunk, branch, mwm, trytes, threads=self._pow_threads, now=self._now_ms
@@ -434,10 +484,13 @@ class SandboxNode:
             keys.append((_hashes(request, "bundles", empty=True), ("bundle",)))
         if "tags" in request:
             tags = _strings(request, "tags", empty=True)
+            padded = []
             for tag in tags:
-                if not is_trytes(tag) or len(tag) > 27:
+                # IRI pads tags with 9s, so a longer one ending in 9s is the same tag
+                if not is_trytes(tag) or len(tag) > 81 or tag[27:].strip("9"):
                     raise ApiError(f"Invalid tags input: {tag[:30]!r} is not up to 27 trytes")
-            keys.append(([pad_trytes(t, 27) for t in tags], ("tag", "obsolete_tag")))
+                padded.append(pad_trytes(tag[:27], 27))
+            keys.append((padded, ("tag", "obsolete_tag")))
         if "approvees" in request:
             keys.append((_hashes(request, "approvees", empty=True), ("trunk", "branch")))
         if not keys:
@@ -466,19 +519,19 @@ class SandboxNode:
         return {"hashes": sorted(found, key=found.__getitem__)}
 
     def _get_trytes(self, request: dict[str, Any]) -> dict[str, Any]:
-        hashes = _hashes(request, "hashes", limit=MAX_GET_TRYTES)
+        hashes = _hashes(request, "hashes", empty=True, limit=MAX_GET_TRYTES)
         stored = self._lookup(hashes, "trytes")
         return {"trytes": [stored.get(h, NULL_TRYTES) for h in hashes]}
 
     def _get_inclusion_states(self, request: dict[str, Any]) -> dict[str, Any]:
-        hashes = _hashes(request, "transactions")
-        if "tips" in request:
+        hashes = _hashes(request, "transactions", empty=True)
+        if "tips" in request:  # older IRI required them; later ones ignore them
             _hashes(request, "tips", empty=True)  # checked; every stored transaction is confirmed
         stored = self._lookup(hashes, "hash")
         return {"states": [h in stored for h in hashes]}
 
     def _check_consistency(self, request: dict[str, Any]) -> dict[str, Any]:
-        tails = _hashes(request, "tails")
+        tails = _hashes(request, "tails", empty=True)
         with self.db.connect() as conn:
             rows = {
                 r["hash"]: r
@@ -506,24 +559,23 @@ class SandboxNode:
         return {"state": True}
 
     def _get_balances(self, request: dict[str, Any]) -> dict[str, Any]:
-        addresses = _addresses(request)
-        if "threshold" in request:
+        addresses = _addresses(request, empty=True)
+        if "threshold" in request:  # older IRI required 100; later ones ignore it
             threshold = _int_param(request, "threshold")
             if not 0 < threshold <= 100:
                 raise ApiError("Illegal 'threshold'")
-        if "tips" in request:
-            _hashes(request, "tips", empty=True)
+        tips = _hashes(request, "tips", empty=True) if "tips" in request else []
         with self.db.connect() as conn:
             milestone, index = self._meta(conn)
         return {
             "balances": ["0"] * len(addresses),  # a zero-value sandbox: nothing holds tokens
-            "references": [milestone],
+            "references": tips or [milestone],  # what the balances were computed from
             "milestone": milestone,
             "milestoneIndex": index,
         }
 
     def _were_addresses_spent_from(self, request: dict[str, Any]) -> dict[str, Any]:
-        return {"states": [False] * len(_addresses(request))}
+        return {"states": [False] * len(_addresses(request, empty=True))}
 
     # -- storing ----------------------------------------------------------------------
 
@@ -539,8 +591,9 @@ class SandboxNode:
                     out[h] = value
         return out
 
-    def _hash(self, trytes: str) -> str:
-        """The transaction's hash, remembered for the next few thousand (broadcast after store)."""
+    def hash_of(self, trytes: str) -> str:
+        """The hash of a transaction's trytes, remembered for the next few thousand
+        (the broadcast after a store, a caller keeping what was stored)."""
         with self._hash_lock:
             h = self._hashes.get(trytes)
             if h is not None:
@@ -561,7 +614,7 @@ class SandboxNode:
                 raise ApiError(
                     f"Invalid trytes input: transaction {i} is not {TRANSACTION_LENGTH} trytes"
                 )
-        hashes = [self._hash(t) for t in trytes]
+        hashes = [self.hash_of(t) for t in trytes]
         stored = self._lookup(hashes, "hash")
         horizon = self._clock() + FUTURE_LIMIT
         out: dict[str, _Checked] = {}

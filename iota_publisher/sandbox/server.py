@@ -11,7 +11,7 @@ from typing import Any
 from ..pow._search import check_mwm
 from ._db import SandboxError
 from ._http import JsonServer
-from .market import DEMO_API_KEY, DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
+from .market import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
 from .node import MAX_BODY, SandboxNode
 
 __all__ = ["Sandbox"]
@@ -35,8 +35,13 @@ class Sandbox:
     Ports 0 (the default) pick free ones; :attr:`node_url`, :attr:`api_url`
     and :attr:`endpoint` (the newData URL) say where they are once started.
     ``mwm`` is the node's minWeightMagnitude. Deleting ``data_dir`` resets
-    everything (the demo accounts come back the same). One sandbox at a time
-    may use a data directory.
+    everything (the demo accounts come back with new random keys). One
+    sandbox at a time may use a data directory.
+
+    Both servers answer only requests whose ``Host`` names them (no DNS
+    rebinding) and refuse requests from web pages, except from
+    ``allowed_origin`` (e.g. ``"http://localhost:3000"`` for a dApp in
+    development), which gets CORS headers naming it.
     """
 
     def __init__(
@@ -47,8 +52,10 @@ class Sandbox:
         node_port: int = 0,
         market_port: int = 0,
         mwm: int = 9,
+        allowed_origin: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.allowed_origin = allowed_origin
         self.host = host
         self.mwm = check_mwm(mwm)
         self._ports = (node_port, market_port)
@@ -67,8 +74,8 @@ class Sandbox:
 
     @property
     def api_key(self) -> str:
-        """The demo user's API key."""
-        return DEMO_API_KEY
+        """The demo user's API key (random per data directory; the sandbox must be running)."""
+        return self._running_market().demo_api_key
 
     @property
     def state_dir(self) -> Path:
@@ -99,7 +106,12 @@ class Sandbox:
             ):
                 try:
                     server = JsonServer(
-                        self.host, port, service.route, max_body=MAX_BODY, name=f"sandbox {name}"
+                        self.host,
+                        port,
+                        service.route,
+                        max_body=MAX_BODY,
+                        name=f"sandbox {name}",
+                        allowed_origin=self.allowed_origin,
                     )
                 except OSError as exc:
                     raise SandboxError(
