@@ -237,8 +237,6 @@ KNOWN_PRIVATE_IMPORTS = {
     ("iota_publisher.config", "iota_publisher.trinary._codec"),
     ("iota_publisher.marketplace", "iota_publisher.trinary._codec"),
     ("iota_publisher.node", "iota_publisher.trinary._codec"),
-    ("iota_publisher.sandbox", "iota_publisher.trinary._codec"),
-    ("iota_publisher.sandbox", "iota_publisher.pow._search"),
     ("iota_publisher.testing", "iota_publisher.sandbox._http"),
 }
 

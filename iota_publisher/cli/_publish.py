@@ -66,6 +66,11 @@ def publish(config_path: str, payload: str | None, time_ms: int | None) -> None:
 @click.option("--device", help="Device id: read its purchased stream through the marketplace.")
 @click.option("--user", help="Marketplace user id (with --device).")
 @click.option("--api", help="Marketplace API base URL (with --device).")
+@click.option(
+    "--api-key",
+    envvar="IOTA_PUBLISH_API_KEY",
+    help="The buyer's marketplace API key (with --device; or $IOTA_PUBLISH_API_KEY).",
+)
 @click.option("--limit", type=click.IntRange(1), help="Stop after this many packets.")
 @click.option(
     "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
@@ -78,6 +83,7 @@ def fetch(
     device: str | None,
     user: str | None,
     api: str | None,
+    api_key: str | None,
     limit: int | None,
     fmt: str,
 ) -> None:
@@ -96,7 +102,9 @@ def fetch(
         with NodeClient(provider) as node:
             if device is not None:
                 market = MarketplaceClient(api)  # type: ignore[arg-type]
-                packets = fetch_stream(market, node, device, user, limit=limit)  # type: ignore[arg-type]
+                packets = fetch_stream(  # type: ignore[arg-type]
+                    market, node, device, user, limit=limit, api_key=api_key
+                )
             else:
                 packets = fetch_channel(node, root, side_key, mode, limit=limit)  # type: ignore[arg-type]
             progress = Progress()

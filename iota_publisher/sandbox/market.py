@@ -57,8 +57,7 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from ..marketplace import STREAM_PAGE_SIZE, validate_device
-from ..trinary import TRYTE_ALPHABET, trits_to_trytes, trytes_to_trits
-from ..trinary._codec import is_trytes
+from ..trinary import TRYTE_ALPHABET, is_trytes, trits_to_trytes, trytes_to_trits
 from ..trinary.signing import address, digests, key, subseed
 from ._db import Database
 from ._http import Request

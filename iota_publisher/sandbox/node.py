@@ -67,10 +67,8 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import InvalidInputError
-from ..pow import attach_to_tangle
-from ..pow._search import check_mwm
-from ..trinary import Transaction, transaction_hash, validate_bundle
-from ..trinary._codec import is_trytes, pad_trytes
+from ..pow import attach_to_tangle, check_mwm
+from ..trinary import Transaction, is_trytes, pad_trytes, transaction_hash, validate_bundle
 from ..trinary.bundle import trailing_zeros
 from ..trinary.checksum import strip_checksum
 from ..trinary.transaction import TRANSACTION_LENGTH

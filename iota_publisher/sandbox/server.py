@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..pow._search import check_mwm
+from ..pow import check_mwm
 from ._db import SandboxError
 from ._http import JsonServer
 from .market import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
