@@ -13,21 +13,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InvalidSecretKeyError
+from .protocol.marketplace import StreamPacket
 from .trinary import Transaction, validate_bundle
 
 __all__ = ["Failures", "FakeMarketplace", "FakeNode", "LoopbackServices", "StreamPacket"]
-
-
-@dataclass(frozen=True)
-class StreamPacket:
-    time: int
-    root: str
-    sidekey: str
 
 
 class Failures:
