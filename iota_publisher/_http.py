@@ -498,6 +498,7 @@ def send(
         raise
     if failure is not None:
         response.close()  # the rest of the body is not read: the connection goes
+        response = None  # a traceback kept by the caller must not keep the socket open
         raise fail(failure)
     release = getattr(response.raw, "release_conn", None)
     if release is not None:  # read to the end: the connection may serve the next request
