@@ -563,3 +563,46 @@ def test_connection_refused_is_unavailable():
             c.check_consistency([HASH])
     assert (info.value.command, info.value.status) == ("checkConsistency", None)
     assert isinstance(info.value.__cause__, requests.ConnectionError)
+
+
+def _zeroed(trytes: tuple[str, ...]) -> list[str]:
+    return [t[:-27] + "9" * 27 for t in trytes]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        lambda: _zeroed(attached("A" * 3000, mwm=5)),  # no work done
+        lambda: list(attached("A" * 3000, mwm=1)),  # too little work
+        lambda: list(reversed(attached("A" * 3000, mwm=5)))[:1] + list(attached("B" * 3000))[1:],
+    ],
+    ids=["zeroed-nonces", "too-light", "other-transactions"],
+)
+def test_attach_remote_verifies_the_work(mock, client, reply):
+    answer(mock, {"trunkTransaction": TRUNK, "branchTransaction": BRANCH})
+    answer(mock, {"trytes": reply()})
+    with pytest.raises(InvalidNodeResponseError) as info:
+        attach(client, list(bundle("A" * 3000)), pow="remote", mwm=5)
+    assert info.value.command == "attachToTangle" and not isinstance(info.value, TransientError)
+
+
+def test_attach_remote_rejects_other_tips(mock, client):
+    answer(mock, {"trunkTransaction": BRANCH, "branchTransaction": TRUNK})
+    answer(mock, {"trytes": list(attached("A" * 3000, mwm=5))})  # attached on TRUNK, BRANCH
+    with pytest.raises(InvalidNodeResponseError, match="tips"):
+        attach(client, list(bundle("A" * 3000)), pow="remote", mwm=5)
+
+
+def test_attach_takes_a_strategy_and_stays_importable_from_node(mock, client):
+    from iota_publisher import attaching, node
+
+    assert node.attach is attaching.attach
+    seen = []
+
+    def strategy(n, trunk, branch, mwm, trytes):
+        seen.append((n, trunk, branch, mwm, len(trytes)))
+        return list(attached())
+
+    answer(mock, {"trunkTransaction": TRUNK, "branchTransaction": BRANCH})
+    assert attach(client, list(bundle()), pow=strategy, mwm=7) == list(attached())
+    assert seen == [(client, TRUNK, BRANCH, 7, 1)]
