@@ -248,3 +248,15 @@ def test_stream_page():
     fails(lambda: mp.stream_page({"packets": []}), field="stream")
     fails(lambda: mp.stream_page([None]), field="packet", index=0)
     fails(lambda: mp.stream_page([{"time": "1", "root": "R" * 81, "sidekey": "K" * 81}]))
+
+
+def test_the_protocol_package_does_no_io():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, iota_publisher.protocol; "
+        "print([m for m in ('requests', 'urllib3', 'socket', 'http.client') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

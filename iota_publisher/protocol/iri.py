@@ -44,6 +44,7 @@ __all__ = [
     "MAX_GET_TRYTES",
     "MAX_MWM",
     "MAX_REQUEST_LIST",
+    "MAX_TIMESTAMP_AHEAD",
     "MIN_MWM",
     "NONCE_LENGTH",
     "NULL_HASH",
@@ -131,6 +132,7 @@ MAX_GET_TRYTES = 10_000  # IRI's maxGetTrytes
 MAX_FIND_TRANSACTIONS = 100_000  # IRI's maxFindTransactions
 MAX_DEPTH = 15  # IRI's maxDepth
 MAX_BODY_LENGTH = 1_000_000  # IRI's maxBodyLength (characters of a request)
+MAX_TIMESTAMP_AHEAD = 2 * 3600  # seconds a transaction's timestamp may lie ahead of the node's
 
 _ANSWER_BASE = 1_000_000  # bytes an answer may take beyond its per-entry size
 _DEFAULT_ANSWER = 10_000_000  # bytes of any other answer
