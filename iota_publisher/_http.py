@@ -4,8 +4,10 @@ What it promises, for the node and marketplace clients (and drivers that
 call :func:`request_json`):
 
 * bounded time: separate connect and read timeouts, and an overall
-  deadline per request, so that a server trickling a byte at a time cannot
-  stall a call past its timeout;
+  deadline per request, so that a server trickling its answer a byte at a
+  time cannot stall a call past its timeout (the body is read in pieces,
+  each read waiting at most until the deadline; while the status line and
+  headers arrive, each read is bounded by the read timeout only);
 * bounded memory: answers are streamed up to a per-call limit, and a
   compressed answer is never inflated past it (a gzip bomb fails fast);
 * redirects are never followed (credentials and state must not travel to
@@ -41,6 +43,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ._version import __version__
 from .errors import HttpError, HttpUnavailableError, InvalidInputError, TransientError
@@ -316,16 +319,15 @@ class _Inflater:
 
     def __init__(self, encoding: str) -> None:
         encoding = encoding.strip().lower()
-        if encoding in ("", "identity"):
-            self._zlib = None
-        elif encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":  # zlib-wrapped, as the RFC says; raw deflate as some send
-            self._zlib = zlib.decompressobj()
-            self._deflate = True
-        else:
-            raise ValueError(f"unsupported content encoding {encoding[:40]!r}")
+        self._zlib: Any = None
+        self._deflate = encoding == "deflate"
         self._first = True
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._deflate:  # zlib-wrapped, as the RFC says; raw deflate as some servers send
+            self._zlib = zlib.decompressobj()
+        elif encoding not in ("", "identity"):
+            raise ValueError(f"unsupported content encoding {encoding[:40]!r}")
 
     def feed(self, data: bytes, room: int) -> bytes:
         """At most ``room`` bytes of output for ``data``."""
@@ -334,7 +336,7 @@ class _Inflater:
         try:
             out = self._zlib.decompress(data, room)
         except zlib.error:
-            if not (self._first and getattr(self, "_deflate", False)):
+            if not (self._first and self._deflate):
                 raise
             self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
             out = self._zlib.decompress(data, room)
@@ -342,8 +344,8 @@ class _Inflater:
         return out
 
     def finish(self) -> None:
-        if self._zlib is not None and not self._zlib.eof and not getattr(self, "_deflate", False):
-            raise zlib.error("the compressed answer is cut short")
+        if self._zlib is not None and not self._first and not self._zlib.eof:
+            raise zlib.error("the compressed answer is cut short")  # (an empty one is empty)
 
 
 def _socket_of(raw: Any) -> socket.socket | None:
@@ -362,7 +364,8 @@ def _read(
     status = response.status_code
     if status in REDIRECT_STATUSES:
         target = _origin(response.headers.get("Location", ""), url)
-        raise _Abort(Failure("redirect", f"HTTP {status} redirect to {target} refused", False))
+        reason = f"HTTP {status} redirect to {target} refused"
+        raise _Abort(Failure("redirect", reason, False, status=status))
     too_large = Failure(
         "too_large", f"the answer is larger than {max_bytes} bytes", False, status=status
     )
@@ -394,11 +397,12 @@ def _read(
                 sock.settimeout(wait)
             try:
                 data = read(_CHUNK, decode_content=False)
-            except (OSError, http.client.HTTPException, requests.RequestException) as exc:
-                raise _Abort(_read_failure(exc, deadline, late, status)) from None
-            except Exception as exc:  # urllib3's errors (ProtocolError, ReadTimeoutError, ...)
-                if type(exc).__module__.split(".")[0] != "urllib3":
-                    raise
+            except (
+                OSError,
+                http.client.HTTPException,
+                requests.RequestException,
+                Urllib3Error,  # ProtocolError (cut short), ReadTimeoutError, ...
+            ) as exc:
                 raise _Abort(_read_failure(exc, deadline, late, status)) from None
             if not data:
                 break
