@@ -606,3 +606,16 @@ def test_attach_takes_a_strategy_and_stays_importable_from_node(mock, client):
     answer(mock, {"trunkTransaction": TRUNK, "branchTransaction": BRANCH})
     assert attach(client, list(bundle()), pow=strategy, mwm=7) == list(attached())
     assert seen == [(client, TRUNK, BRANCH, 7, 1)]
+
+
+def test_remote_pow_through_the_sandbox_node_is_verified_and_stored(tmp_path):
+    from iota_publisher.sandbox import Sandbox
+
+    with Sandbox(tmp_path / "sandbox", mwm=5) as sandbox:
+        with NodeClient(sandbox.node_url) as node:
+            result = attach(node, list(bundle("A" * 3000)), pow="remote", mwm=5)
+            node.store_and_broadcast(result)
+            tail = Transaction.from_trytes(result[0])
+            assert tail.current_index == 0
+            assert node.find_transactions(addresses=["A" * 81]) != []
+            assert node.check_consistency([tail.hash]) == (True, None)
