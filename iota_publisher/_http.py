@@ -1,43 +1,596 @@
-"""What the HTTP clients share: sessions, timeouts, and retrying transient failures.
+"""The one HTTP boundary: every request of this package goes through :func:`send`.
 
-Clients map every ``requests`` failure to this package's exceptions at one
-boundary; failures that may pass (connection errors, timeouts, 5xx, 429) are
-:class:`~iota_publisher.errors.TransientError` and :func:`retry` tries them
-again with capped exponential backoff and jitter. Everything else is raised
-at once.
+What it promises, for the node and marketplace clients (and drivers that
+call :func:`request_json`):
+
+* bounded time: separate connect and read timeouts, and an overall
+  deadline per request, so that a server trickling its answer a byte at a
+  time cannot stall a call past its timeout (the body is read in pieces,
+  each read waiting at most until the deadline; while the status line and
+  headers arrive, each read is bounded by the read timeout only);
+* bounded memory: answers are streamed up to a per-call limit, and a
+  compressed answer is never inflated past it (a gzip bomb fails fast);
+* redirects are never followed (credentials and state must not travel to
+  another host): a 3xx is a permanent failure naming the status and the
+  target host only;
+* secrets never reach messages or logs: passwords and key-like query values
+  in URLs, secret request fields echoed back in error bodies, the values of
+  credential headers, and any string the caller names are masked;
+* one list of transient statuses (:data:`TRANSIENT_STATUSES`: 408, 429 and
+  every 5xx) and one place where error text is clipped (:func:`clip`).
+
+``requests`` failures are mapped here into a neutral :class:`Failure`, which
+each caller turns into its own exception (``fail``), so that a node client
+raises :class:`~iota_publisher.errors.NodeError`\\ s and a marketplace client
+:class:`~iota_publisher.errors.MarketplaceError`\\ s. :func:`retry` tries
+transient ones again with capped exponential backoff and jitter.
 """
 
 from __future__ import annotations
 
+import http.client
+import json as _json
 import logging
 import random
+import re
+import socket
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ._version import __version__
-from .errors import InvalidInputError, TransientError
+from .errors import HttpError, HttpUnavailableError, InvalidInputError, TransientError
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "NO_RETRY",
+    "REDIRECT_STATUSES",
+    "TEXT_LIMIT",
+    "TRANSIENT_STATUSES",
     "USER_AGENT",
+    "Answer",
+    "Failure",
     "HttpClient",
     "RetryPolicy",
+    "Timeouts",
+    "clip",
+    "is_secret_name",
+    "is_transient_status",
     "new_session",
+    "redact_headers",
+    "redact_url",
+    "request_json",
     "retry",
+    "scrub",
+    "secrets_in",
+    "send",
 ]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"iota-publisher/{__version__}"
-DEFAULT_TIMEOUT = 30.0  # seconds, for connecting and for each read
+DEFAULT_TIMEOUT = 30.0  # seconds, for connecting, for each read, and for the whole answer
+DEFAULT_MAX_BYTES = 10_000_000  # bytes of an answer, after decompression
+TEXT_LIMIT = 500  # characters of a peer's error text kept in exceptions
+TRANSIENT_STATUSES = frozenset({408, 429, *range(500, 600)})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 65_536
+_ACCEPT_ENCODING = "gzip, deflate"  # what :func:`send` can inflate within its limit
+# names of fields, query parameters and headers whose values are secrets
+_SECRET_NAMES = frozenset(
+    {
+        "apikey",
+        "key",
+        "sk",
+        "secretkey",
+        "secret",
+        "sidekey",
+        "seed",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "token",
+        "accesstoken",
+        "refreshtoken",
+        "clientsecret",
+        "authorization",
+        "proxyauthorization",
+        "cookie",
+        "setcookie",
+        "auth",
+        "signature",
+        "sig",
+        "code",
+    }
+)
+_SECRET_SUFFIXES = ("key", "token", "secret", "password")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
 T = TypeVar("T")
+
+
+def is_transient_status(status: int) -> bool:
+    """Whether an HTTP status is worth retrying later: 408, 429 or any 5xx."""
+    return status in TRANSIENT_STATUSES
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    """``text`` on one line, cut to ``limit`` characters (``...`` marks a cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_secret_name(name: object) -> bool:
+    """Whether a field, parameter or header called ``name`` holds a secret
+    (``apiKey``, ``sk``, ``sidekey``, ``secretKey``, ``token``, ``Authorization`` ...)."""
+    if not isinstance(name, str):
+        return False
+    plain = _NOT_ALNUM.sub("", name.lower())
+    return plain in _SECRET_NAMES or plain.endswith(_SECRET_SUFFIXES)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (as it is, URL-quoted, JSON-escaped) replaced by ``***``."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        forms = {secret, quote(secret, safe=""), quote_plus(secret), _json.dumps(secret)[1:-1]}
+        for form in forms:
+            text = text.replace(form, "***")
+    return text
+
+
+def _values(value: Any, secret: bool, out: set[str]) -> None:
+    """Collect the strings under secret-named keys of a JSON-like value."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _values(v, secret or is_secret_name(k), out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _values(v, secret, out)
+    elif secret and isinstance(value, (str, int)) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) >= 4:  # too short to mask without masking everything else
+            out.add(text)
+
+
+def secrets_in(
+    *,
+    url: str | None = None,
+    params: Any = None,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
+    """The secrets a request carries: the URL's password and secret-named query
+    values, secret-named fields of ``params`` and of a JSON ``body`` (at any
+    depth), and the values of credential headers (also without their
+    ``Bearer``/``Basic`` scheme)."""
+    out: set[str] = set()
+    if url:
+        parts = urlsplit(url)
+        if parts.password:
+            out.add(parts.password)
+        _values(dict(parse_qsl(parts.query, keep_blank_values=True)), False, out)
+    _values(params, False, out)
+    _values(body, False, out)
+    for name, value in (headers or {}).items():
+        if is_secret_name(name) and isinstance(value, str) and value:
+            out.add(value)
+            scheme, _, credential = value.partition(" ")
+            if credential and scheme.isalpha():
+                out.add(credential)
+    return tuple(sorted(out))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password and fragment, secret-named query values as ``***``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:***@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    shown = urlencode([(k, "***" if is_secret_name(k) else v) for k, v in query], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, shown, ""))
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` with credential values (Authorization, Cookie, keys, tokens)
+    masked, for logs."""
+    return {k: ("***" if is_secret_name(k) else v) for k, v in headers.items()}
+
+
+def _origin(location: str, base: str) -> str:
+    """``scheme://host[:port]`` of a redirect target (nothing of its path, query or user)."""
+    parts = urlsplit(urljoin(base, location))
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = parts.hostname, None
+    if not host:
+        return "an unnamed host"
+    shown = f"[{host}]" if ":" in host else host
+    if port is not None:
+        shown += f":{port}"
+    return f"{parts.scheme}://{shown}" if parts.scheme else shown
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds for connecting, for each read, and for the whole exchange (``total``,
+    from the request until the last byte of the answer; ``None``: no deadline)."""
+
+    connect: float
+    read: float
+    total: float | None
+
+    @classmethod
+    def of(cls, timeout: object) -> Timeouts:
+        """One positive number for all three."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise InvalidInputError(
+                f"timeout must be a positive number, not {timeout!r}", field="timeout"
+            )
+        seconds = float(timeout)
+        return cls(seconds, seconds, seconds)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an exchange failed, before a caller turns it into its own exception.
+
+    ``kind``: ``timeout``, ``connection``, ``tls``, ``redirect``,
+    ``too_large``, ``decoding`` or ``request``; ``reason`` says it in words
+    (no secrets); ``name`` is the underlying exception's class name;
+    ``transient`` whether it may pass; ``status`` the HTTP status, if one came.
+    """
+
+    kind: str
+    reason: str
+    transient: bool
+    name: str | None = None
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer that arrived whole, within its limits (any status but a redirect)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def transient(self) -> bool:
+        return is_transient_status(self.status)
+
+    def json(self) -> Any:
+        """The body as JSON (``ValueError`` if it is not)."""
+        return _json.loads(self.body.decode("utf-8"))
+
+    def text(self, limit: int = TEXT_LIMIT) -> str:
+        """The body for an error message: decoded, secrets masked, clipped."""
+        return clip(scrub(self.body.decode("utf-8", "replace"), self.secrets), limit)
+
+
+class _Abort(Exception):
+    def __init__(self, failure: Failure, cause: BaseException | None = None) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+        self.cause = cause
+
+
+def _transport_failure(
+    exc: requests.RequestException, secrets: Iterable[str]
+) -> tuple[Failure, BaseException]:
+    """Map a ``requests`` failure; the cause is a scrubbed copy when its text held a secret
+    (requests' messages quote the URL)."""
+    message = scrub(str(exc), secrets)
+    cause: BaseException = exc if message == str(exc) else type(exc)(message)
+    name = type(exc).__name__
+    said = clip(message)
+    if isinstance(exc, requests.Timeout):
+        return Failure("timeout", f"timed out ({name})", True, name), cause
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Failure("tls", f"TLS failed: {said}", False, name), cause
+    if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        return Failure("connection", f"connection failed: {said}", True, name), cause
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return Failure("decoding", "the answer could not be decoded", False, name), cause
+    return Failure("request", f"request failed: {said}", False, name), cause
+
+
+class _Inflater:
+    """Content-Encoding ``gzip``/``deflate`` (or none), inflated never past a limit."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        self._zlib: Any = None
+        self._deflate = encoding == "deflate"
+        self._first = True
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._deflate:  # zlib-wrapped, as the RFC says; raw deflate as some servers send
+            self._zlib = zlib.decompressobj()
+        elif encoding not in ("", "identity"):
+            raise ValueError(f"unsupported content encoding {encoding[:40]!r}")
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """At most ``room`` bytes of output for ``data``."""
+        if self._zlib is None:
+            return data[:room] if len(data) > room else data
+        try:
+            out = self._zlib.decompress(data, room)
+        except zlib.error:
+            if not (self._first and self._deflate):
+                raise
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._zlib.decompress(data, room)
+        self._first = False
+        return out
+
+    def finish(self) -> None:
+        if self._zlib is not None and not self._first and not self._zlib.eof:
+            raise zlib.error("the compressed answer is cut short")  # (an empty one is empty)
+
+
+def _socket_of(raw: Any) -> socket.socket | None:
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _read(
+    response: requests.Response,
+    url: str,
+    timeouts: Timeouts,
+    deadline: float | None,
+    max_bytes: int,
+    secrets: tuple[str, ...],
+) -> Answer:
+    status = response.status_code
+    if status in REDIRECT_STATUSES:
+        target = _origin(response.headers.get("Location", ""), url)
+        reason = f"HTTP {status} redirect to {target} refused"
+        raise _Abort(Failure("redirect", reason, False, status=status))
+    too_large = Failure(
+        "too_large", f"the answer is larger than {max_bytes} bytes", False, status=status
+    )
+    length = response.headers.get("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) > max_bytes:
+        raise _Abort(too_large)
+    try:
+        inflater = _Inflater(response.headers.get("Content-Encoding", ""))
+    except ValueError as exc:
+        raise _Abort(Failure("decoding", str(exc), False, status=status)) from None
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read
+    sock = _socket_of(raw)
+    original = sock.gettimeout() if sock is not None else None
+    parts: list[bytes] = []
+    size = received = 0
+    late = Failure(
+        "timeout", f"no complete answer within {timeouts.total or 0:g} s", True, status=status
+    )
+    try:
+        while True:
+            wait = timeouts.read
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _Abort(late)
+                wait = min(wait, left)
+            if sock is not None:
+                sock.settimeout(wait)
+            try:
+                data = read(_CHUNK, decode_content=False)
+            except (
+                OSError,
+                http.client.HTTPException,
+                requests.RequestException,
+                Urllib3Error,  # ProtocolError (cut short), ReadTimeoutError, ...
+            ) as exc:
+                raise _Abort(_read_failure(exc, deadline, late, status)) from None
+            if not data:
+                break
+            received += len(data)
+            if received > max_bytes:
+                raise _Abort(too_large)
+            try:
+                out = inflater.feed(data, max_bytes - size + 1)
+            except zlib.error:
+                raise _Abort(
+                    Failure("decoding", "the answer could not be decoded", False, status=status)
+                ) from None
+            size += len(out)
+            if size > max_bytes:
+                raise _Abort(too_large)
+            parts.append(out)
+        try:
+            inflater.finish()
+        except zlib.error as exc:
+            raise _Abort(Failure("decoding", str(exc), False, status=status)) from None
+    finally:
+        if sock is not None:
+            try:
+                sock.settimeout(original)
+            except OSError:
+                pass
+    headers = {k: v for k, v in response.headers.items()}
+    return Answer(status, headers, b"".join(parts), secrets)
+
+
+def _read_failure(
+    exc: BaseException, deadline: float | None, late: Failure, status: int
+) -> Failure:
+    name = type(exc).__name__
+    if deadline is not None and time.monotonic() >= deadline:
+        return late
+    if isinstance(exc, (TimeoutError, socket.timeout)) or "Timeout" in name:
+        return Failure("timeout", f"timed out ({name})", True, name, status)
+    return Failure("connection", f"connection failed: the answer broke off ({name})", True, name)
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    fail: Callable[[Failure], BaseException],
+    params: Any = None,
+    json: Any = None,
+    data: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeouts: Timeouts,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    secrets: Iterable[str] = (),
+    verify: bool | str = True,
+) -> Answer:
+    """One HTTP exchange within bounds; returns the :class:`Answer` (any status
+    but a redirect) or raises ``fail(failure)`` (chained from a scrubbed copy of
+    the ``requests`` error, and outside its handler, so nothing unscrubbed is
+    the context).
+
+    ``json`` is sent as a JSON body, ``data`` as it is; the secrets the request
+    carries (:func:`secrets_in`) are masked in the answer's :meth:`Answer.text`
+    along with ``secrets``. Redirects are refused; the answer is read up to
+    ``max_bytes`` (after decompression) and within ``timeouts.total``.
+    """
+    found = secrets_in(url=url, params=params, body=json, headers=headers)
+    masked = tuple(sorted({*found, *(s for s in secrets if s)}))
+    sent_headers = {"Accept-Encoding": _ACCEPT_ENCODING, **(headers or {})}
+    deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
+    failure: Failure | None = None
+    cause: BaseException | None = None
+    response: requests.Response | None = None
+    try:
+        response = session.request(
+            method,
+            url,
+            params=params,
+            json=json,
+            data=data,
+            headers=sent_headers,
+            timeout=(timeouts.connect, timeouts.read),
+            verify=verify,
+            stream=True,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        failure, cause = _transport_failure(exc, masked)
+    if failure is not None or response is None:
+        raise fail(failure or Failure("request", "no answer", False)) from cause
+    try:
+        answer = _read(response, url, timeouts, deadline, max_bytes, masked)
+    except _Abort as abort:
+        failure = abort.failure
+    except BaseException:
+        response.close()
+        raise
+    if failure is not None:
+        response.close()  # the rest of the body is not read: the connection goes
+        response = None  # a traceback kept by the caller must not keep the socket open
+        raise fail(failure)
+    release = getattr(response.raw, "release_conn", None)
+    if release is not None:  # read to the end: the connection may serve the next request
+        release()
+    return answer
+
+
+def request_json(
+    method: str,
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    params: Any = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = 1_000_000,
+    secrets: Iterable[str] = (),
+    check: bool = True,
+) -> Answer:
+    """A plain bounded JSON exchange through :func:`send`, for callers without a
+    client class of their own (drivers).
+
+    Raises :class:`~iota_publisher.errors.HttpUnavailableError` (a
+    :class:`~iota_publisher.errors.TransientError`: no answer in time, a
+    dropped connection, or, with ``check``, a transient status) or
+    :class:`~iota_publisher.errors.HttpError` (TLS, a redirect, an answer
+    over ``max_bytes`` or that does not decode; with ``check``, any other
+    non-2xx status and a 2xx body that is not JSON). With ``check=False``
+    every answer but a redirect is returned, to read its status and error
+    body (:meth:`Answer.json`, :meth:`Answer.text`). ``session`` defaults to
+    a new one, closed afterwards. Messages name the URL without its secrets.
+    """
+    shown = redact_url(url)
+    timeouts = Timeouts.of(timeout)
+
+    def fail(failure: Failure) -> HttpError:
+        cls = HttpUnavailableError if failure.transient else HttpError
+        return cls(
+            f"{method} {shown} failed: {failure.reason}",
+            url=shown,
+            kind=failure.kind,
+            status=failure.status,
+        )
+
+    own = session is None
+    active = new_session() if session is None else session
+    try:
+        answer = send(
+            active,
+            method,
+            url,
+            fail=fail,
+            params=params,
+            json=json,
+            headers=headers,
+            timeouts=timeouts,
+            max_bytes=max_bytes,
+            secrets=secrets,
+        )
+    finally:
+        if own:
+            active.close()
+    if check:
+        if not answer.ok:
+            cls = HttpUnavailableError if answer.transient else HttpError
+            text = answer.text() or None
+            said = f": {text}" if text else ""
+            raise cls(
+                f"{method} {shown} failed: HTTP {answer.status}{said}",
+                url=shown,
+                kind="status",
+                status=answer.status,
+                text=text,
+            )
+        try:
+            answer.json()
+        except ValueError:
+            raise HttpError(
+                f"{method} {shown} failed: the answer is not JSON",
+                url=shown,
+                kind="json",
+                status=answer.status,
+            ) from None
+    return answer
+
+
+# -- retrying ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -77,17 +630,20 @@ def retry(
     what: str,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
+    stop: threading.Event | None = None,
 ) -> T:
     """Run ``call``; on a :class:`TransientError`, wait and try again per ``policy``.
 
     ``what`` names the operation in log lines (never put secrets in it).
-    The last transient error is raised when the attempts are used up.
+    The last transient error is raised when the attempts are used up, or at
+    once when ``stop`` is set (before or during a wait: pass
+    ``sleep=stop.wait`` for a wait that ends when it is set).
     """
     for attempt in range(policy.attempts):
         try:
             return call()
         except TransientError as exc:
-            if attempt + 1 >= policy.attempts:
+            if attempt + 1 >= policy.attempts or (stop is not None and stop.is_set()):
                 raise
             wait = policy.delay(attempt, rng)
             log.warning(
@@ -99,6 +655,8 @@ def retry(
                 wait,
             )
             sleep(wait)
+            if stop is not None and stop.is_set():
+                raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -111,8 +669,12 @@ def new_session() -> requests.Session:
 
 class HttpClient:
     """What the node and marketplace clients share: the session they own (or
-    were given), TLS verification that cannot be switched off, a validated
-    timeout, and the retry seams (``sleep``, ``rng``)."""
+    were given), TLS verification that cannot be switched off, validated
+    timeouts, the retry seams (``sleep``, ``rng``) and :meth:`interrupt`.
+
+    ``sleep=None`` waits on an event that :meth:`interrupt` sets, so that a
+    client waiting to retry can be stopped at once.
+    """
 
     def __init__(
         self,
@@ -120,16 +682,14 @@ class HttpClient:
         session: requests.Session | None,
         timeout: float,
         retry_policy: RetryPolicy,
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], None] | None,
         rng: Callable[[], float],
     ) -> None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise InvalidInputError(
-                f"timeout must be a positive number, not {timeout!r}", field="timeout"
-            )
-        self._timeout_seconds = float(timeout)
+        self._timeouts = Timeouts.of(timeout)
+        self._timeout_seconds = self._timeouts.read
         self._retry_policy = retry_policy
-        self._sleep = sleep
+        self._stop = threading.Event()
+        self._sleep: Callable[[float], None] = self._pause if sleep is None else sleep
         self._rng = rng
         self._owns_session = session is None
         self._session = new_session() if session is None else session
@@ -142,7 +702,53 @@ class HttpClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _pause(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def interrupt(self) -> None:
+        """End a wait between retries at once (the call raises its last transient
+        error); later calls are tried once, without retries. Safe from any thread."""
+        self._stop.set()
+
     def close(self) -> None:
         """Close the session if this client created it."""
         if self._owns_session:
             self._session.close()
+
+    def _retry(self, call: Callable[[], T], *, what: str, retried: bool = True) -> T:
+        return retry(
+            call,
+            self._retry_policy if retried else NO_RETRY,
+            what=what,
+            sleep=self._sleep,
+            rng=self._rng,
+            stop=self._stop,
+        )
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        fail: Callable[[Failure], BaseException],
+        max_bytes: int,
+        params: Any = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+    ) -> Answer:
+        return send(
+            self._session,
+            method,
+            url,
+            fail=fail,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+            timeouts=self._timeouts,
+            max_bytes=max_bytes,
+            secrets=secrets,
+            verify=self._verify,
+        )

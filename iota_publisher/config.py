@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .device import validate_data_types
 from .errors import ConfigError
 from .trinary._codec import is_trytes
 
@@ -128,11 +129,13 @@ class Config:
         timeout = get.number("timeout", 30.0, 0.1, 3600.0)
         interval = get.number("interval", 60.0, 1.0, 86_400.0)
         sensors = _sensors(raw.get("sensors"), interval, base, state_dir)
+        data_types = raw.get("dataTypes")
+        if data_types is not None:  # the marketplace's rules, errors naming dataTypes[i].key
+            validate_data_types(data_types, error=ConfigError)
         fields = None
         if raw.get("fields") is not None or sensors:
             from .payload import FieldMap
 
-            data_types = raw.get("dataTypes")
             fields = FieldMap.from_config(raw.get("fields"), data_types)
             names = {s.name for s in sensors}
             for i, rule in enumerate(fields.rules):

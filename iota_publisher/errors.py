@@ -335,3 +335,70 @@ class NativeKernelUnavailableError(PublisherError, RuntimeError):
 
 
 __all__ += ["NativeKernelUnavailableError"]
+
+
+# -- the wire protocols and the HTTP boundary (iota_publisher.protocol, iota_publisher._http) --
+
+
+class ProtocolError(PublisherError, ValueError):
+    """A value breaks a rule of a wire protocol (:mod:`iota_publisher.protocol`).
+
+    Raised by the sans-I/O checks, which clients and servers share: a client
+    turns it into an :class:`InvalidInputError` (its caller's mistake) or an
+    invalid-answer error (its peer's), a server into its refusal. ``field`` is
+    the wire name of the parameter (``"trytes"``), ``index`` the list entry at
+    fault (or ``None``), ``kind`` what is wrong (``"missing"``, ``"type"``,
+    ``"empty"``, ``"too_many"``, ``"trytes"``, ``"range"``, ``"format"``),
+    ``detail`` the words after the field name, ``limit`` the bound exceeded.
+    Values are never quoted whole (they may be long, or secret).
+    """
+
+    def __init__(
+        self,
+        field: str,
+        detail: str,
+        *,
+        kind: str = "format",
+        index: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self.field = field
+        self.detail = detail
+        self.kind = kind
+        self.index = index
+        self.limit = limit
+        super().__init__(f"{self.path} {detail}")
+
+    @property
+    def path(self) -> str:
+        """``field``, or ``field[index]`` for a list entry."""
+        return self.field if self.index is None else f"{self.field}[{self.index}]"
+
+
+class HttpError(_RemoteError):
+    """A plain HTTP exchange through :func:`iota_publisher._http.request_json` failed.
+
+    ``url`` is the address with its secrets removed, ``kind`` names the
+    failure (``"timeout"``, ``"connection"``, ``"tls"``, ``"redirect"``,
+    ``"too_large"``, ``"decoding"``, ``"status"``, ``"json"``, ``"request"``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        kind: str = "request",
+        status: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, text=text)
+        self.url = url
+        self.kind = kind
+
+
+class HttpUnavailableError(HttpError, TransientError):
+    """No answer in time, a dropped connection, or a transient status (408, 429, 5xx)."""
+
+
+__all__ += ["HttpError", "HttpUnavailableError", "ProtocolError"]

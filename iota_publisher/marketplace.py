@@ -2,9 +2,13 @@
 ``iotaledger/data-marketplace``, ``firebase_functions/``). Devices need only
 :meth:`MarketplaceClient.new_data`; the rest serves device owners and buyers.
 
+Endpoints, packet shapes and checks are those of
+:mod:`iota_publisher.protocol.marketplace`, the device rules those of
+:mod:`iota_publisher.device`; HTTP goes through :mod:`iota_publisher._http`.
+
 Failures are :class:`~iota_publisher.errors.MarketplaceError` subclasses with
 ``endpoint``, ``status`` and ``text`` (the server's error message):
-:class:`MarketplaceUnavailableError` (no connection, timeout, HTTP 5xx/429),
+:class:`MarketplaceUnavailableError` (no connection, timeout, HTTP 5xx/408/429),
 :class:`InvalidSecretKeyError` (403 from newData), :class:`MarketplaceRejectedError`
 (other 4xx, and the 200 ``{error}`` / ``{success: false}`` answers the cloud
 functions refuse with) and :class:`InvalidMarketplaceResponseError`. Bad
@@ -17,29 +21,37 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
-import re
 import time as _time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from dataclasses import field as _field
 from typing import Any, NamedTuple
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from ._http import DEFAULT_RETRY, DEFAULT_TIMEOUT, NO_RETRY, HttpClient, RetryPolicy, retry
+from ._http import (
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    Failure,
+    HttpClient,
+    RetryPolicy,
+    clip,
+    is_transient_status,
+    scrub,
+)
+from .device import validate_data_types, validate_device
 from .errors import (
     InvalidInputError,
     InvalidMarketplaceResponseError,
     InvalidSecretKeyError,
-    InvalidTrytesError,
     MarketplaceError,
     MarketplaceRejectedError,
     MarketplaceUnavailableError,
+    ProtocolError,
 )
-from .trinary._codec import validate_trytes
+from .protocol import invalid_input
+from .protocol import marketplace as _mp
+from .protocol.marketplace import STREAM_PAGE_SIZE, StreamPacket
 
 __all__ = [
     "STREAM_PAGE_SIZE",
@@ -51,22 +63,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STREAM_PAGE_SIZE = 20  # packets per /stream answer (the cloud function's limit)
-_TEXT_LIMIT = 500  # characters of server text kept in exceptions
-_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
-_COORDINATE_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-# answers that carry secrets (apiKey, device keys, side keys): never echoed into exceptions
-_SECRET_ANSWERS = frozenset({"newDevice", "user", "devices", "stream"})
-
-
-@dataclass(frozen=True)
-class StreamPacket:
-    """One entry of a purchased stream: the MAM ``root`` and ``sidekey`` of
-    the message published at ``time`` (ms). The side key is left out of the repr."""
-
-    time: int
-    root: str
-    sidekey: str = _field(repr=False)
+# the client's argument names where they differ from the wire's
+_ARGUMENTS = {"id": "sensor_id", "sk": "secret_key"}
 
 
 class _Answer(NamedTuple):
@@ -75,31 +73,19 @@ class _Answer(NamedTuple):
     text: str | None  # the body, clipped and scrubbed (None for secret-bearing answers)
 
 
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, "***")
-    return text
-
-
 def _text(value: object, field: str) -> str:
     """A non-empty string argument (its value is never put in the message)."""
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"{field} must be a non-empty string", field=field)
-    return value
+    try:
+        return _mp.text(value, field)
+    except ProtocolError as exc:
+        raise invalid_input(exc) from None
 
 
 def _check_time(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(
-            f"time must be a non-negative int (ms), not {value!r}", field="time"
-        )
-    return value
+    try:
+        return _mp.time_ms(value)
+    except ProtocolError as exc:
+        raise invalid_input(exc) from None
 
 
 def _base_url(url: object, field: str) -> str:
@@ -117,10 +103,11 @@ class MarketplaceClient(HttpClient):
     ``new_data_url`` overrides where packets are registered (default
     ``<api>/newData``). ``session`` defaults to a new one, closed by
     :meth:`close`; a session passed in is left open. ``timeout`` (seconds)
-    bounds connecting and each read of every call; TLS certificates are always
-    verified. Transient failures of calls that are safe to repeat (newData,
-    and the reads devices, user and stream) are retried per ``retry_policy``,
-    waiting with ``sleep`` (jitter drawn by ``rng``). newDevice, delete,
+    bounds connecting, each read and the whole answer of every call; TLS
+    certificates are always verified and redirects refused. Transient failures
+    of calls that are safe to repeat (newData, and the reads devices, user and
+    stream) are retried per ``retry_policy``, waiting with ``sleep`` (by
+    default a wait that :meth:`interrupt` ends; jitter drawn by ``rng``). newDevice, delete,
     wallet and purchaseStream are sent once: repeating them after a lost
     answer could create a second key, fund twice or pay twice. Not thread-safe.
     """
@@ -133,7 +120,7 @@ class MarketplaceClient(HttpClient):
         session: requests.Session | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = _time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.api = _base_url(api, "api")
@@ -179,13 +166,11 @@ class MarketplaceClient(HttpClient):
         secrets: tuple[str, ...] = (),
         retried: bool = True,
     ) -> _Answer:
-        url = self.new_data_url if endpoint == "newData" else f"{self.api}/{endpoint}"
-        return retry(
+        url = self.new_data_url if endpoint == _mp.NEW_DATA else f"{self.api}/{endpoint}"
+        return self._retry(
             lambda: self._send(method, endpoint, url, params, body, secrets),
-            self._retry_policy if retried else NO_RETRY,
             what=f"marketplace {endpoint}",
-            sleep=self._sleep,
-            rng=self._rng,
+            retried=retried,
         )
 
     def _send(
@@ -197,7 +182,9 @@ class MarketplaceClient(HttpClient):
         body: dict[str, Any] | None,
         secrets: tuple[str, ...],
     ) -> _Answer:
-        """One request; every ``requests`` failure and refusal is mapped here."""
+        """One request; every failure and refusal is mapped here. Secret-named
+        request fields (``sk``, ``sidekey``, ``apiKey``...) are masked in what the
+        server echoes, as are ``secrets``."""
 
         def fail(
             cls: type[MarketplaceError],
@@ -212,39 +199,36 @@ class MarketplaceClient(HttpClient):
                 text=text,
             )
 
-        failure: MarketplaceError | None = None
-        cause: BaseException | None = None
         started = _time.monotonic()
-        try:
-            response = self._session.request(
-                method, url, params=params, json=body, timeout=self._timeout, verify=self._verify
-            )
-        except requests.RequestException as exc:
+
+        def transport(failure: Failure) -> MarketplaceError:
             log.debug(
                 "marketplace %s %s: %s after %.3f s",
                 method,
                 endpoint,
-                type(exc).__name__,
+                failure.name or failure.kind,
                 _time.monotonic() - started,
             )
-            # requests' messages quote the URL (devices puts the API key there): chain from a
-            # scrubbed copy, and raise outside this block so that the original is not the context
-            message = _scrub(str(exc), secrets)
-            cause = exc if message == str(exc) else type(exc)(message)
-            reason = _clip(message)
-            if isinstance(exc, requests.Timeout):
-                failure = fail(MarketplaceUnavailableError, f"timed out after {self._timeout:g} s")
-            elif isinstance(exc, requests.exceptions.SSLError):  # a bad certificate stays bad
-                failure = fail(MarketplaceError, f"TLS failed: {reason}")
-            elif isinstance(
-                exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
-            ):
-                failure = fail(MarketplaceUnavailableError, f"connection failed: {reason}")
-            else:
-                failure = fail(MarketplaceError, f"request failed: {reason}")
-        if failure is not None:
-            raise failure from cause
-        status = response.status_code
+            if failure.kind == "timeout":
+                return fail(
+                    MarketplaceUnavailableError, f"timed out after {self._timeout_seconds:g} s"
+                )
+            if failure.kind == "connection":
+                return fail(MarketplaceUnavailableError, failure.reason)
+            if failure.kind in ("redirect", "too_large", "decoding"):
+                return fail(InvalidMarketplaceResponseError, failure.reason, failure.status)
+            return fail(MarketplaceError, failure.reason)  # a bad certificate stays bad
+
+        answer = self._exchange(
+            method,
+            url,
+            fail=transport,
+            max_bytes=_mp.answer_limit(endpoint),
+            params=params,
+            json=body,
+            secrets=secrets,
+        )
+        status = answer.status
         log.debug(
             "marketplace %s %s: HTTP %d in %.3f s",
             method,
@@ -253,18 +237,18 @@ class MarketplaceClient(HttpClient):
             _time.monotonic() - started,
         )
         try:
-            data = response.json()
-        except ValueError as exc:  # also requests' JSONDecodeError
+            data = answer.json()
+        except ValueError as exc:
             data, decode_error = None, exc
         else:
             decode_error = None
         error = data.get("error") if isinstance(data, dict) else None
         if error is not None and not isinstance(error, str):
             error = json.dumps(error)
-        body_text = _clip(_scrub(response.text, secrets)) or None
-        text = _clip(_scrub(error, secrets)) if error is not None else body_text
+        body_text = answer.text() or None
+        text = clip(scrub(error, answer.secrets)) if error is not None else body_text
         said = f": {text}" if text else ""
-        if status == 403 and endpoint == "newData":
+        if status == 403 and endpoint == _mp.NEW_DATA:
             raise fail(
                 InvalidSecretKeyError,
                 "HTTP 403: the device id is unknown or the secret "
@@ -272,7 +256,7 @@ class MarketplaceClient(HttpClient):
                 status,
                 text,
             )
-        if status == 429 or status >= 500:
+        if is_transient_status(status):
             raise fail(MarketplaceUnavailableError, f"HTTP {status}{said}", status, text)
         if 400 <= status < 500:
             raise fail(MarketplaceRejectedError, f"HTTP {status}{said}", status, text)
@@ -284,7 +268,7 @@ class MarketplaceClient(HttpClient):
             ) from decode_error
         if error is not None:  # the cloud functions refuse some requests with 200 {error}
             raise fail(MarketplaceRejectedError, f"refused{said}", status, text)
-        return _Answer(status, data, None if endpoint in _SECRET_ANSWERS else body_text)
+        return _Answer(status, data, None if endpoint in _mp.SECRET_ANSWERS else body_text)
 
     @staticmethod
     def _invalid(endpoint: str, answer: _Answer, what: str) -> InvalidMarketplaceResponseError:
@@ -321,12 +305,12 @@ class MarketplaceClient(HttpClient):
         ms. Raises :class:`InvalidSecretKeyError` (never retried) on 403. The
         cloud function answers 403 for any failure while storing, too.
         """
-        _text(sensor_id, "sensor_id")
-        _text(secret_key, "secret_key")
-        validate_trytes(root, "root", length=81)
-        validate_trytes(sidekey, "sidekey", length=81, secret=True)
-        packet = {"root": root, "sidekey": sidekey, "time": _check_time(time)}
-        body = {"id": sensor_id, "sk": secret_key, "packet": packet}
+        try:
+            _mp.text(sensor_id, "id")
+            _mp.text(secret_key, "sk")
+            body = _mp.new_data_request(sensor_id, secret_key, _mp.new_data(root, sidekey, time))
+        except ProtocolError as exc:
+            raise invalid_input(exc, _ARGUMENTS) from None
         answer = self._call("POST", "newData", body=body, secrets=(secret_key,))
         self._expect_success("newData", answer, "the packet was not stored")
 
@@ -470,21 +454,10 @@ class MarketplaceClient(HttpClient):
         return [self._packet(answer, i, entry) for i, entry in enumerate(data)]
 
     def _packet(self, answer: _Answer, i: int, entry: object) -> StreamPacket:
-        if not isinstance(entry, dict):
-            raise self._invalid("stream", answer, f"packet {i} is not an object")
-        t = entry.get("time")
-        if isinstance(t, float) and t.is_integer():
-            t = int(t)
-        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-            raise self._invalid("stream", answer, f"packet {i}: 'time' is not a time in ms")
         try:
-            root = validate_trytes(entry.get("root"), f"packet {i} root", length=81)
-            sidekey = validate_trytes(
-                entry.get("sidekey"), f"packet {i} sidekey", length=81, secret=True
-            )
-        except InvalidTrytesError as exc:
-            raise self._invalid("stream", answer, str(exc)) from exc
-        return StreamPacket(t, root, sidekey)
+            return _mp.stream_packet(entry, i)
+        except ProtocolError as exc:
+            raise self._invalid("stream", answer, str(exc)) from None
 
     def iter_stream(
         self, device_id: str, user_id: str, *, api_key: str | None = None
@@ -518,124 +491,3 @@ def _with_key(fields: dict[str, Any], api_key: str | None) -> dict[str, Any]:
 
 def _secrets(api_key: str | None) -> tuple[str, ...]:
     return (api_key,) if api_key else ()
-
-
-# -- device validation -------------------------------------------------------
-
-
-def _bad(field: str, message: str) -> InvalidInputError:
-    return InvalidInputError(f"device {field} {message}", field=field)
-
-
-def _check_id(value: object, field: str) -> str:
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise _bad(
-            field,
-            "must start with a letter, then letters, digits, '-' or '_', "
-            f"at most 40 characters; got {value!r}",
-        )
-    return value
-
-
-def _check_label(
-    value: object, field: str, limit: int | None = None, *, empty: bool = False
-) -> str:
-    if (
-        not isinstance(value, str)
-        or (not value.strip() and not empty)
-        or (limit is not None and len(value) > limit)
-    ):
-        size = "" if limit is None else f" of at most {limit} characters"
-        raise _bad(field, f"must be a{'' if empty else ' non-empty'} string{size}; got {value!r}")
-    return value
-
-
-def _check_coordinate(value: object, field: str, limit: int) -> float:
-    if isinstance(value, str) and _COORDINATE_RE.fullmatch(value.strip()):
-        value = float(value)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not -limit <= value <= limit
-    ):
-        raise _bad(field, f"must be a number from -{limit} to {limit}; got {value!r}")
-    return float(value)
-
-
-def validate_device(device: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a device description against the blueprint's rules; return a cleaned copy.
-
-    Required: ``sensorId`` (a letter, then letters, digits, ``-``, ``_``; at
-    most 40), ``type``, ``owner``, ``location.city``, ``location.country``
-    (the cloud function refuses a device without them), ``lat`` in -90..90,
-    ``lon`` in -180..180 (numbers or decimal strings; returned as floats) and
-    a non-empty ``dataTypes`` list of ``{id, name, unit}``: ids as the device
-    id and unique, name up to 40 characters, unit up to 20 (may be empty).
-    Optional ``price``: a non-negative int (a string of digits is converted).
-    Upper-case letters are accepted in ids: live devices use them ("Hello").
-    A latitude or longitude of exactly 0 passes here, but the 2019-2021
-    cloud function refuses it as missing. Raises :class:`InvalidInputError`
-    whose ``field`` is the path of the offending value (``dataTypes[2].id``).
-    """
-    if not isinstance(device, Mapping):
-        raise InvalidInputError("device must be a mapping", field="device")
-    clean = _plain(device)
-    _check_id(clean.get("sensorId"), "sensorId")
-    for key in ("type", "owner"):
-        _check_label(clean.get(key), key)
-    location = clean.get("location")
-    if not isinstance(location, dict):
-        raise _bad("location", "must be an object with city and country")
-    for key in ("city", "country"):
-        _check_label(location.get(key), f"location.{key}")
-    clean["lat"] = _check_coordinate(clean.get("lat"), "lat", 90)
-    clean["lon"] = _check_coordinate(clean.get("lon"), "lon", 180)
-    if "price" in clean:
-        price = clean["price"]
-        if isinstance(price, str) and price.isascii() and price.isdigit():
-            price = int(price)
-        if isinstance(price, bool) or not isinstance(price, int) or price < 0:
-            raise _bad("price", f"must be a non-negative int (IOTA); got {price!r}")
-        clean["price"] = price
-    validate_data_types(clean.get("dataTypes"))
-    try:
-        json.dumps(clean, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"device must hold only JSON values: {exc}", field="device"
-        ) from exc
-    return clean
-
-
-def validate_data_types(fields: object) -> list[dict[str, Any]]:
-    """Check a device's ``dataTypes`` (its fields) by the blueprint's rules.
-
-    A non-empty list of ``{id, name, unit}``: ids start with a letter, then
-    letters, digits, ``-`` or ``_``, at most 40, and are unique; names up to
-    40 characters; units up to 20 (may be empty). Errors name the path
-    (``dataTypes[2].unit``).
-    """
-    if not isinstance(fields, list) or not fields:
-        raise _bad("dataTypes", "must be a non-empty list of {id, name, unit}")
-    seen: set[str] = set()
-    for i, entry in enumerate(fields):
-        path = f"dataTypes[{i}]"
-        if not isinstance(entry, dict):
-            raise _bad(path, "must be an object {id, name, unit}")
-        field_id = _check_id(entry.get("id"), f"{path}.id")
-        if field_id in seen:
-            raise _bad(f"{path}.id", f"repeats the field id {field_id!r}")
-        seen.add(field_id)
-        _check_label(entry.get("name"), f"{path}.name", 40)
-        _check_label(entry.get("unit"), f"{path}.unit", 20, empty=True)
-    return fields  # type: ignore[return-value]
-
-
-def _plain(value: Any) -> Any:
-    """A deep copy with mappings as dicts and sequences as lists."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

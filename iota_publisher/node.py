@@ -7,9 +7,14 @@ and the header ``X-IOTA-API-Version: 1``; answers are JSON objects.
 ...     attached = attach(node, bundle_trytes, mwm=14)
 ...     node.store_and_broadcast(attached)
 
+The requests and the checks of their answers are those of
+:mod:`iota_publisher.protocol.iri`; HTTP goes through :mod:`iota_publisher._http`
+(bounded time and size, no redirects). :func:`attach` (proof of work, local
+or by the node) lives in :mod:`iota_publisher.attaching` and is re-exported here.
+
 Failures come out as :class:`~iota_publisher.errors.NodeError` subclasses:
-:class:`NodeUnavailableError` (no connection, timeout, HTTP 5xx or 429; these
-are retried per the client's :class:`RetryPolicy` first),
+:class:`NodeUnavailableError` (no connection, timeout, HTTP 5xx, 408 or 429;
+these are retried per the client's :class:`RetryPolicy` first),
 :class:`NodeRejectedError` (other 4xx) and :class:`InvalidNodeResponseError`
 (an answer that does not keep the API's promises). Bad arguments raise
 :class:`InvalidInputError` before anything is sent. A client is not meant to
@@ -18,73 +23,60 @@ be shared between threads (neither is its ``requests`` session).
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from . import pow as _pow
-from ._http import DEFAULT_RETRY, DEFAULT_TIMEOUT, HttpClient, RetryPolicy, retry
+from ._http import (
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    Failure,
+    HttpClient,
+    RetryPolicy,
+    clip,
+    is_transient_status,
+    scrub,
+)
+from .attaching import attach
 from .errors import (
     ConfigError,
-    InvalidInputError,
     InvalidNodeResponseError,
     NodeError,
     NodeRejectedError,
     NodeUnavailableError,
+    ProtocolError,
 )
-from .trinary._codec import is_trytes, pad_trytes, validate_trytes
-from .trinary.transaction import OFFSETS, TRANSACTION_LENGTH
+from .protocol import invalid_input, iri
 
 __all__ = ["NodeClient", "attach"]
 
 log = logging.getLogger(__name__)
 
-HASH_LENGTH = 81  # trytes of a hash or an address (without checksum)
-TAG_LENGTH = 27
-MAX_MWM = 243
-_TEXT_LIMIT = 500  # characters of a node's error text kept in exceptions
-_HEADERS = {"Content-Type": "application/json", "X-IOTA-API-Version": "1"}
-# attachToTangle leaves a transaction alone up to its trunk field
-_UNCHANGED_BY_ATTACH = OFFSETS["trunk_transaction"][0]
+HASH_LENGTH = iri.HASH_LENGTH  # trytes of a hash or an address (without checksum)
+TAG_LENGTH = iri.TAG_LENGTH
+MAX_MWM = iri.MAX_MWM
+# the client's argument names where they differ from the wire's
+_ARGUMENTS = {
+    "trunkTransaction": "trunk",
+    "branchTransaction": "branch",
+    "minWeightMagnitude": "mwm",
+}
 
 
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
-
-
-def _check_int(value: object, field: str, low: int, high: int | None = None) -> int:
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise InvalidInputError(f"{field} must be an int {bounds}, not {value!r}", field=field)
-    return value
-
-
-def _tryte_list(
-    values: object, field: str, length: int | None, max_length: int | None = None
-) -> list[str]:
-    """Check a non-empty list of tryte strings (each of ``length``, or at most ``max_length``)."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise InvalidInputError(f"{field} must be a list of tryte strings", field=field)
-    if not values:
-        raise InvalidInputError(f"{field} must not be empty", field=field)
-    return [
-        validate_trytes(v, f"{field}[{i}]", length=length, max_length=max_length)
-        for i, v in enumerate(values)
-    ]
+@contextmanager
+def _arguments() -> Iterator[None]:
+    """Turn a failed protocol check of the caller's arguments into an InvalidInputError."""
+    try:
+        yield
+    except ProtocolError as exc:
+        raise invalid_input(exc, _ARGUMENTS) from exc
 
 
 class NodeClient(HttpClient):
@@ -92,10 +84,11 @@ class NodeClient(HttpClient):
 
     ``session`` defaults to a new one with this package's User-Agent (closed
     by :meth:`close`; a session passed in is left open). ``timeout`` bounds
-    connecting and each read, in seconds. Transient failures are retried per
-    ``retry_policy``, waiting with ``sleep``; ``rng`` draws the jitter. TLS
-    certificates are always verified: a session's CA bundle path is honoured,
-    its ``verify=False`` is not.
+    connecting, each read, and the whole answer, in seconds. Transient
+    failures are retried per ``retry_policy``, waiting with ``sleep`` (by
+    default a wait that :meth:`interrupt` ends); ``rng`` draws the jitter.
+    TLS certificates are always verified: a session's CA bundle path is
+    honoured, its ``verify=False`` is not. Redirects are refused.
     """
 
     def __init__(
@@ -105,7 +98,7 @@ class NodeClient(HttpClient):
         session: requests.Session | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.url = url
@@ -113,7 +106,6 @@ class NodeClient(HttpClient):
         super().__init__(
             session=session, timeout=timeout, retry_policy=retry_policy, sleep=sleep, rng=rng
         )
-        self._timeout = (self._timeout_seconds, self._timeout_seconds)
 
     def __repr__(self) -> str:
         return f"NodeClient({self._display_url!r})"
@@ -122,52 +114,52 @@ class NodeClient(HttpClient):
 
     def call(self, command: str, **params: Any) -> dict[str, Any]:
         """Run one API command (retrying transient failures); return the answer object."""
-        try:
-            body = json.dumps({"command": command, **params}).encode("ascii")
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(
-                f"{command} parameters are not JSON: {exc}", field="params"
-            ) from exc
-        return retry(
-            lambda: self._post(command, body),
-            self._retry_policy,
+        with _arguments():
+            body = iri.encode({"command": command, **params})
+        return self._call(command, body)
+
+    def _send(self, request: dict[str, Any], count: int = 0) -> dict[str, Any]:
+        """Run a request built by :mod:`iota_publisher.protocol.iri`."""
+        command = request["command"]
+        with _arguments():
+            body = iri.encode(request)
+        return self._call(command, body, iri.answer_limit(command, count))
+
+    def _call(self, command: str, body: bytes, limit: int | None = None) -> dict[str, Any]:
+        max_bytes = iri.answer_limit(command) if limit is None else limit
+        return self._retry(
+            lambda: self._post(command, body, max_bytes),
             what=f"{command} at {self._display_url}",
-            sleep=self._sleep,
-            rng=self._rng,
         )
 
-    def _post(self, command: str, body: bytes) -> dict[str, Any]:
-        """One request; every ``requests`` failure and bad answer is mapped here."""
-        fail = partial(self._error, command=command)
+    def _post(self, command: str, body: bytes, max_bytes: int) -> dict[str, Any]:
+        """One request; every failure and bad answer is mapped here."""
         started = time.monotonic()
         try:
-            response = self._session.post(
-                self.url, data=body, headers=_HEADERS, timeout=self._timeout, verify=self._verify
+            answer = self._exchange(
+                "POST",
+                self.url,
+                fail=partial(self._failure, command),
+                max_bytes=max_bytes,
+                data=body,
+                headers=iri.HEADERS,
             )
-        except requests.Timeout as exc:
-            raise fail(NodeUnavailableError, f"timed out ({type(exc).__name__})") from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise fail(NodeUnavailableError, f"connection failed ({type(exc).__name__})") from exc
-        except requests.exceptions.ContentDecodingError as exc:
-            raise fail(InvalidNodeResponseError, "answer could not be decoded") from exc
-        except requests.RequestException as exc:
-            raise fail(NodeError, f"request failed ({type(exc).__name__})") from exc
         finally:
             elapsed = time.monotonic() - started
             log.debug("%s at %s took %.3f s", command, self._display_url, elapsed)
-        status = response.status_code
-        answer: Any = None
+        status = answer.status
+        data: Any = None
         cause: ValueError | None = None
         try:
-            answer = response.json()
+            data = answer.json()
         except ValueError as exc:  # not JSON; the body's start goes into ``text``
             cause = exc
-        error = answer.get("error", answer.get("exception")) if isinstance(answer, dict) else None
-        if 200 <= status < 300 and isinstance(answer, dict) and error is None:
-            return answer
-        text = _clip(str(error) if error is not None else response.text) or None
+        error = iri.error_of(data)
+        if 200 <= status < 300 and isinstance(data, dict) and error is None:
+            return data
+        text = (clip(scrub(error, answer.secrets)) if error is not None else answer.text()) or None
         cls: type[NodeError] = InvalidNodeResponseError
-        if status == 429 or status >= 500:
+        if is_transient_status(status):
             cls, reason = NodeUnavailableError, f"HTTP {status}"
         elif 400 <= status < 500:
             cls, reason = NodeRejectedError, f"HTTP {status}"
@@ -177,7 +169,24 @@ class NodeClient(HttpClient):
             reason = f"HTTP {status} with an error"
         else:
             reason = "answer is not JSON" if cause else "answer is not a JSON object"
-        raise fail(cls, f"{reason}: {text}" if text else reason, status, text) from cause
+        raise self._error(
+            cls, f"{reason}: {text}" if text else reason, status, text, command=command
+        ) from cause
+
+    def _failure(self, command: str, failure: Failure) -> NodeError:
+        """A request that brought no usable answer."""
+        cls: type[NodeError]
+        if failure.kind == "timeout":
+            cls, reason = NodeUnavailableError, failure.reason
+        elif failure.kind in ("connection", "tls"):  # a TLS failure may be a clock not yet set
+            cls, reason = NodeUnavailableError, f"connection failed ({failure.name})"
+        elif failure.kind == "decoding":
+            cls, reason = InvalidNodeResponseError, "answer could not be decoded"
+        elif failure.kind in ("redirect", "too_large"):
+            cls, reason = InvalidNodeResponseError, failure.reason
+        else:
+            cls, reason = NodeError, f"request failed ({failure.name})"
+        return self._error(cls, reason, failure.status, command=command)
 
     def _error(
         self,
@@ -196,38 +205,27 @@ class NodeClient(HttpClient):
         reason = f"invalid answer: {what}"
         return self._error(InvalidNodeResponseError, reason, 200, command=command)
 
-    def _tryte_field(
-        self, answer: dict[str, Any], command: str, key: str, length: int, count: int | None = None
-    ) -> list[str]:
-        value = answer.get(key)
-        if not (isinstance(value, list) and all(is_trytes(v, length) for v in value)):
-            raise self._invalid(command, f"{key!r} must be a list of {length}-tryte strings")
-        if count is not None and len(value) != count:
-            raise self._invalid(command, f"{key!r} holds {len(value)} entries, not {count}")
-        return value
+    def _check(self, command: str, check: Callable[..., Any], *args: Any) -> Any:
+        """Run an answer check of :mod:`iota_publisher.protocol.iri`."""
+        try:
+            return check(*args)
+        except ProtocolError as exc:
+            raise self._invalid(command, str(exc)) from None
 
     # -- commands ------------------------------------------------------------
 
     def get_node_info(self) -> dict[str, Any]:
         """The node's ``getNodeInfo`` answer, as it is."""
-        return self.call("getNodeInfo")
+        return self._send(iri.get_node_info())
 
     def get_transactions_to_approve(
         self, depth: int = 3, reference: str | None = None
     ) -> tuple[str, str]:
         """Tips to attach to: ``(trunk, branch)``."""
-        params: dict[str, Any] = {"depth": _check_int(depth, "depth", 1)}
-        if reference is not None:
-            params["reference"] = validate_trytes(reference, "reference", length=HASH_LENGTH)
-        command = "getTransactionsToApprove"
-        answer = self.call(command, **params)
-        tips = []
-        for key in ("trunkTransaction", "branchTransaction"):
-            value = answer.get(key)
-            if not is_trytes(value, HASH_LENGTH):
-                raise self._invalid(command, f"{key!r} must be an 81-tryte hash")
-            tips.append(value)
-        return tips[0], tips[1]
+        with _arguments():
+            request = iri.get_transactions_to_approve(depth, reference)
+        answer = self._send(request)
+        return self._check(iri.GET_TRANSACTIONS_TO_APPROVE, iri.tips_answer, answer)
 
     def attach_to_tangle(
         self, trunk: str, branch: str, mwm: int, trytes: Sequence[str]
@@ -235,36 +233,31 @@ class NodeClient(HttpClient):
         """Proof of work on the node; returns the attached trytes as the node orders them.
 
         The answer must hold as many transactions as were sent, and the same
-        ones (every field before ``trunkTransaction`` unchanged).
+        ones (every field before ``trunkTransaction`` unchanged). The proof of
+        work itself is checked by :func:`iota_publisher.attaching.attach`.
         """
-        validate_trytes(trunk, "trunk", length=HASH_LENGTH)
-        validate_trytes(branch, "branch", length=HASH_LENGTH)
-        sent = _tryte_list(trytes, "trytes", TRANSACTION_LENGTH)
-        command = "attachToTangle"
-        answer = self.call(
-            command,
-            trunkTransaction=trunk,
-            branchTransaction=branch,
-            minWeightMagnitude=_check_int(mwm, "mwm", 1, MAX_MWM),
-            trytes=sent,
-        )
-        attached = self._tryte_field(answer, command, "trytes", TRANSACTION_LENGTH, len(sent))
-        cut = _UNCHANGED_BY_ATTACH
-        if Counter(t[:cut] for t in attached) != Counter(t[:cut] for t in sent):
-            raise self._invalid(command, "'trytes' are not the transactions sent")
-        return attached
+        with _arguments():
+            request = iri.attach_to_tangle(trunk, branch, mwm, trytes)
+        sent = request["trytes"]
+        answer = self._send(request, len(sent))
+        return self._check(iri.ATTACH_TO_TANGLE, iri.attach_answer, answer, sent)
 
     def store_transactions(self, trytes: Sequence[str]) -> None:
         """Store attached transactions on the node."""
-        self.call("storeTransactions", trytes=_tryte_list(trytes, "trytes", TRANSACTION_LENGTH))
+        with _arguments():
+            request = iri.store_transactions(trytes)
+        self._send(request)
 
     def broadcast_transactions(self, trytes: Sequence[str]) -> None:
         """Send attached transactions to the node's neighbours."""
-        self.call("broadcastTransactions", trytes=_tryte_list(trytes, "trytes", TRANSACTION_LENGTH))
+        with _arguments():
+            request = iri.broadcast_transactions(trytes)
+        self._send(request)
 
     def store_and_broadcast(self, trytes: Sequence[str]) -> None:
         """``storeTransactions`` then ``broadcastTransactions``, as the reference libraries do."""
-        checked = _tryte_list(trytes, "trytes", TRANSACTION_LENGTH)
+        with _arguments():
+            checked = iri.transaction_list(trytes)
         self.store_transactions(checked)
         self.broadcast_transactions(checked)
 
@@ -281,20 +274,12 @@ class NodeClient(HttpClient):
         Addresses are 81 trytes, without checksum; tags up to 27 trytes,
         sent padded with ``9``.
         """
-        params: dict[str, list[str]] = {}
-        hashes = {"addresses": addresses, "bundles": bundles, "approvees": approvees}
-        for field, values in hashes.items():
-            if values is not None:
-                params[field] = _tryte_list(values, field, HASH_LENGTH)
-        if tags is not None:
-            checked = _tryte_list(tags, "tags", None, TAG_LENGTH)
-            params["tags"] = [pad_trytes(t, TAG_LENGTH) for t in checked]
-        if not params:
-            raise InvalidInputError(
-                "find_transactions needs addresses, bundles, tags or approvees", field="addresses"
+        with _arguments():
+            request = iri.find_transactions(
+                addresses=addresses, bundles=bundles, tags=tags, approvees=approvees
             )
-        command = "findTransactions"
-        return self._tryte_field(self.call(command, **params), command, "hashes", HASH_LENGTH)
+        answer = self._send(request)
+        return self._check(iri.FIND_TRANSACTIONS, iri.tryte_field, answer, "hashes", HASH_LENGTH)
 
     def get_trytes(self, hashes: Sequence[str]) -> list[str]:
         """Transaction trytes, in the order of ``hashes``.
@@ -302,21 +287,20 @@ class NodeClient(HttpClient):
         IRI answers all-``9`` trytes for a hash it does not know; they are
         returned as they are.
         """
-        checked = _tryte_list(hashes, "hashes", HASH_LENGTH)
-        command = "getTrytes"
-        answer = self.call(command, hashes=checked)
-        return self._tryte_field(answer, command, "trytes", TRANSACTION_LENGTH, len(checked))
+        with _arguments():
+            request = iri.get_trytes(hashes)
+        count = len(request["hashes"])
+        answer = self._send(request, count)
+        return self._check(
+            iri.GET_TRYTES, iri.tryte_field, answer, "trytes", iri.TRANSACTION_LENGTH, count
+        )
 
     def check_consistency(self, tails: Sequence[str]) -> tuple[bool, str | None]:
         """Whether the tails are consistent (safe to approve): ``(state, info)``."""
-        command = "checkConsistency"
-        answer = self.call(command, tails=_tryte_list(tails, "tails", HASH_LENGTH))
-        state, info = answer.get("state"), answer.get("info")
-        if not isinstance(state, bool):
-            raise self._invalid(command, "'state' must be a boolean")
-        if info is not None and not isinstance(info, str):
-            raise self._invalid(command, "'info' must be a string")
-        return state, info
+        with _arguments():
+            request = iri.check_consistency(tails)
+        answer = self._send(request)
+        return self._check(iri.CHECK_CONSISTENCY, iri.consistency_answer, answer)
 
 
 def _public_url(url: object) -> str:
@@ -337,31 +321,3 @@ def _public_url(url: object) -> str:
     if port is not None:
         netloc += f":{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def attach(
-    node: NodeClient,
-    trytes: Sequence[str],
-    *,
-    depth: int = 3,
-    mwm: int = 9,
-    pow: str = "local",
-    threads: int | None = None,
-    timeout: float | None = None,
-) -> list[str]:
-    """Attach bundle ``trytes`` (highest index first) to tips the node chooses.
-
-    With ``pow="local"`` the nonces are searched here
-    (:func:`iota_publisher.pow.attach_to_tangle`, with ``threads`` and a
-    per-transaction ``timeout``); with ``pow="remote"`` by the node's
-    ``attachToTangle`` (``threads`` and ``timeout`` are then unused). Returns
-    the attached trytes, tail first, ready for :meth:`NodeClient.store_and_broadcast`.
-    """
-    if pow not in ("local", "remote"):
-        raise InvalidInputError(f"pow must be 'local' or 'remote', not {pow!r}", field="pow")
-    checked = _tryte_list(trytes, "trytes", TRANSACTION_LENGTH)
-    _check_int(mwm, "mwm", 1, MAX_MWM)
-    trunk, branch = node.get_transactions_to_approve(depth)
-    if pow == "remote":
-        return node.attach_to_tangle(trunk, branch, mwm, checked)
-    return _pow.attach_to_tangle(trunk, branch, mwm, checked, threads=threads, timeout=timeout)

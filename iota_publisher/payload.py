@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .device import validate_data_types
 from .errors import ConfigError, UnitError
 
 __all__ = [
@@ -184,9 +185,12 @@ class FieldMap:
             raise ConfigError("'fields' must be a non-empty list of field mappings", field="fields")
         declared: dict[str, Mapping[str, Any]] | None = None
         if data_types is not None:
-            from .marketplace import validate_data_types
-
-            declared = {d["id"]: d for d in validate_data_types(list(data_types))}
+            if isinstance(data_types, (str, bytes)) or not isinstance(data_types, Sequence):
+                raise ConfigError(
+                    "dataTypes must be a non-empty list of {id, name, unit}", field="dataTypes"
+                )
+            checked = validate_data_types(list(data_types), error=ConfigError)
+            declared = {d["id"]: d for d in checked}
         rules = []
         for i, entry in enumerate(entries):
             path = f"fields[{i}]"

@@ -308,7 +308,7 @@ class Publisher:
         return prepared
 
     def _attach(self, row: OutboxRow, timings: dict[str, float]) -> OutboxRow:
-        from .node import attach
+        from .attaching import attach  # the proof-of-work strategy (local or the node's)
 
         assert row.bundle is not None
         started = _time.perf_counter()

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import tarfile
 import zipfile
 from pathlib import Path
 
 from ._version import __version__
 from .config import Config
+from .device import is_id
 from .errors import ConfigError
 
 __all__ = ["build_template"]
-
-_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
 
 PUBLISH_PY = '''"""Publish this device's data on the IOTA Data Marketplace.
 
@@ -181,7 +179,7 @@ def build_template(
     tree (the C kernel compiles on the device), else a plain requirement on
     the package index.
     """
-    if not isinstance(sensor_id, str) or not _ID_RE.fullmatch(sensor_id):
+    if not is_id(sensor_id):
         raise ConfigError(
             "sensor id must start with a letter, then letters, digits, '-' or '_' (at most 40)",
             field="sensorId",

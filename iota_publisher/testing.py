@@ -18,21 +18,15 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .errors import InvalidSecretKeyError
+from .protocol.marketplace import StreamPacket
 from .trinary import Transaction, validate_bundle
 
 __all__ = ["Failures", "FakeMarketplace", "FakeNode", "LoopbackServices", "StreamPacket"]
-
-
-@dataclass(frozen=True)
-class StreamPacket:
-    time: int
-    root: str
-    sidekey: str
 
 
 class Failures:

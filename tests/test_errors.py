@@ -43,6 +43,7 @@ from iota_publisher.errors import (
 NOT_PUBLISHER_ERRORS = {
     # a sentinel caught inside the function that raises it
     "iota_publisher.payload._Missing",
+    "iota_publisher._http._Abort",
     # the sandbox servers' internal errors, each turned into an HTTP error answer
     # (still defined in the sandbox package, as SandboxError is)
     "iota_publisher.sandbox.node.ApiError",

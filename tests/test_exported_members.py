@@ -100,6 +100,9 @@ def test_errors():
         "SourceExhausted",
         "NetatmoAuthError",
         "NativeKernelUnavailableError",
+        "ProtocolError",
+        "HttpError",
+        "HttpUnavailableError",
     }
 
 

@@ -110,7 +110,7 @@ def test_new_data_posts_the_contract_body(client, rsps):
     assert body_of(call) == expected
     assert call.request.headers["Content-Type"] == "application/json"
     assert call.request.headers["User-Agent"].startswith("iota-publisher/")
-    assert call.request.req_kwargs["timeout"] == 30.0
+    assert call.request.req_kwargs["timeout"] == (30.0, 30.0)  # connect, read
     assert verified(call)
 
 
@@ -120,7 +120,7 @@ def test_tls_verification_cannot_be_switched_off(rsps):
     rsps.post(NEW_DATA, json={"success": True})
     with session, MarketplaceClient(API, session=session, timeout=5) as c:
         publish(c)
-    assert verified(rsps.calls[0]) and rsps.calls[0].request.req_kwargs["timeout"] == 5.0
+    assert verified(rsps.calls[0]) and rsps.calls[0].request.req_kwargs["timeout"] == (5.0, 5.0)
 
 
 def test_new_data_400_is_rejected_with_the_server_message(client, rsps, sleeps):

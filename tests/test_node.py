@@ -46,8 +46,8 @@ def bundle(message: str = "HELLO") -> tuple[str, ...]:
 
 
 @cache
-def attached(message: str = "HELLO") -> tuple[str, ...]:
-    return tuple(attach_to_tangle(TRUNK, BRANCH, 1, list(bundle(message)), now=lambda: 1000))
+def attached(message: str = "HELLO", mwm: int = 1) -> tuple[str, ...]:
+    return tuple(attach_to_tangle(TRUNK, BRANCH, mwm, list(bundle(message)), now=lambda: 1000))
 
 
 @pytest.fixture
@@ -435,14 +435,14 @@ def test_attach_local(mock, client, message):
 
 def test_attach_remote(mock, client):
     trytes = list(bundle("A" * 3000))
-    result = list(attached("A" * 3000))
+    result = list(attached("A" * 3000, mwm=5))  # the node's work is checked: it must be done
     answer(mock, {"trunkTransaction": TRUNK, "branchTransaction": BRANCH})
     answer(mock, {"trytes": result})
-    assert attach(client, trytes, pow="remote", mwm=14) == result
+    assert attach(client, trytes, pow="remote", mwm=5) == result
     assert sent(mock, 1)["command"] == "attachToTangle"
     body = sent(mock, 1)
     assert (body["trunkTransaction"], body["branchTransaction"]) == (TRUNK, BRANCH)
-    assert body["minWeightMagnitude"] == 14
+    assert body["minWeightMagnitude"] == 5
 
 
 def test_attach_remote_checks_the_answer(mock, client):
@@ -563,3 +563,59 @@ def test_connection_refused_is_unavailable():
             c.check_consistency([HASH])
     assert (info.value.command, info.value.status) == ("checkConsistency", None)
     assert isinstance(info.value.__cause__, requests.ConnectionError)
+
+
+def _zeroed(trytes: tuple[str, ...]) -> list[str]:
+    return [t[:-27] + "9" * 27 for t in trytes]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        lambda: _zeroed(attached("A" * 3000, mwm=5)),  # no work done
+        lambda: list(attached("A" * 3000, mwm=1)),  # too little work
+        lambda: list(reversed(attached("A" * 3000, mwm=5)))[:1] + list(attached("B" * 3000))[1:],
+    ],
+    ids=["zeroed-nonces", "too-light", "other-transactions"],
+)
+def test_attach_remote_verifies_the_work(mock, client, reply):
+    answer(mock, {"trunkTransaction": TRUNK, "branchTransaction": BRANCH})
+    answer(mock, {"trytes": reply()})
+    with pytest.raises(InvalidNodeResponseError) as info:
+        attach(client, list(bundle("A" * 3000)), pow="remote", mwm=5)
+    assert info.value.command == "attachToTangle" and not isinstance(info.value, TransientError)
+
+
+def test_attach_remote_rejects_other_tips(mock, client):
+    answer(mock, {"trunkTransaction": BRANCH, "branchTransaction": TRUNK})
+    answer(mock, {"trytes": list(attached("A" * 3000, mwm=5))})  # attached on TRUNK, BRANCH
+    with pytest.raises(InvalidNodeResponseError, match="tips"):
+        attach(client, list(bundle("A" * 3000)), pow="remote", mwm=5)
+
+
+def test_attach_takes_a_strategy_and_stays_importable_from_node(mock, client):
+    from iota_publisher import attaching, node
+
+    assert node.attach is attaching.attach
+    seen = []
+
+    def strategy(n, trunk, branch, mwm, trytes):
+        seen.append((n, trunk, branch, mwm, len(trytes)))
+        return list(attached())
+
+    answer(mock, {"trunkTransaction": TRUNK, "branchTransaction": BRANCH})
+    assert attach(client, list(bundle()), pow=strategy, mwm=7) == list(attached())
+    assert seen == [(client, TRUNK, BRANCH, 7, 1)]
+
+
+def test_remote_pow_through_the_sandbox_node_is_verified_and_stored(tmp_path):
+    from iota_publisher.sandbox import Sandbox
+
+    with Sandbox(tmp_path / "sandbox", mwm=5) as sandbox:
+        with NodeClient(sandbox.node_url) as node:
+            result = attach(node, list(bundle("A" * 3000)), pow="remote", mwm=5)
+            node.store_and_broadcast(result)
+            tail = Transaction.from_trytes(result[0])
+            assert tail.current_index == 0
+            assert node.find_transactions(addresses=["A" * 81]) != []
+            assert node.check_consistency([tail.hash]) == (True, None)

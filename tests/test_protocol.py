@@ -1,0 +1,262 @@
+"""The sans-I/O protocol package: IRI and marketplace checks that clients and
+servers share, and the verification of a node's proof of work."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from iota_publisher import protocol
+from iota_publisher.errors import InvalidInputError, InvalidTrytesError, ProtocolError
+from iota_publisher.pow import attach_to_tangle
+from iota_publisher.protocol import iri
+from iota_publisher.protocol import marketplace as mp
+from iota_publisher.trinary import Transaction, build_bundle
+from iota_publisher.trinary.bundle import trailing_zeros
+from iota_publisher.trinary.checksum import add_checksum
+
+TRUNK = "T" * 81
+BRANCH = "B" * 81
+HASH = "H" * 81
+TX = "9" * 2673
+
+
+@cache
+def bundle(message: str = "HELLO") -> tuple[str, ...]:
+    return tuple(build_bundle("A" * 81, message, timestamp=1))
+
+
+@cache
+def attached(message: str = "HELLO", mwm: int = 5) -> tuple[str, ...]:
+    return tuple(attach_to_tangle(TRUNK, BRANCH, mwm, list(bundle(message)), now=lambda: 1000))
+
+
+def fails(call, **expected) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        call()
+    for name, value in expected.items():
+        assert getattr(info.value, name) == value, name
+    assert isinstance(info.value, ValueError)
+    return info.value
+
+
+# -- one place for the wire's constants -------------------------------------------------------
+
+
+def test_constants():
+    assert iri.HEADERS == {"Content-Type": "application/json", "X-IOTA-API-Version": "1"}
+    assert iri.API_VERSION_HEADER == "X-IOTA-API-Version"
+    assert (iri.MAX_REQUEST_LIST, iri.MAX_GET_TRYTES, iri.MAX_FIND_TRANSACTIONS) == (
+        1_000,
+        10_000,
+        100_000,
+    )
+    assert (iri.MAX_DEPTH, iri.MAX_BODY_LENGTH, iri.MIN_MWM, iri.MAX_MWM) == (15, 1_000_000, 1, 243)
+    assert (iri.HASH_LENGTH, iri.TAG_LENGTH, iri.TRANSACTION_LENGTH) == (81, 27, 2673)
+    assert {"getTrytes", "attachToTangle", "storeTransactions"} <= iri.COMMANDS
+    assert protocol.STREAM_PAGE_SIZE == mp.STREAM_PAGE_SIZE == 20
+
+
+def test_one_stream_packet_everywhere():
+    from iota_publisher import marketplace, testing
+
+    assert testing.StreamPacket is marketplace.StreamPacket is protocol.StreamPacket
+    assert marketplace.STREAM_PAGE_SIZE is mp.STREAM_PAGE_SIZE
+
+
+def test_answer_limits_grow_with_the_request():
+    assert iri.answer_limit("getTrytes", 10_000) > 26_000_000
+    assert iri.answer_limit("getTrytes", 1) < 2_000_000
+    assert iri.answer_limit("findTransactions") > 100_000 * 81
+    assert iri.answer_limit("getNodeInfo") == 10_000_000
+    assert mp.answer_limit("devices") > mp.answer_limit("newData")
+
+
+# -- parameter checks --------------------------------------------------------------------------
+
+
+def test_request_bodies():
+    assert iri.get_node_info() == {"command": "getNodeInfo"}
+    assert iri.get_transactions_to_approve(4, HASH) == {
+        "command": "getTransactionsToApprove",
+        "depth": 4,
+        "reference": HASH,
+    }
+    assert iri.find_transactions(tags=["SENSORDATA"]) == {
+        "command": "findTransactions",
+        "tags": ["SENSORDATA" + "9" * 17],
+    }
+    assert iri.get_trytes((HASH,)) == {"command": "getTrytes", "hashes": [HASH]}
+    assert iri.encode({"command": "getTips"}) == b'{"command": "getTips"}'
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "kind", "index"),
+    [
+        (lambda: iri.store_transactions(TX), "trytes", "type", None),
+        (lambda: iri.store_transactions([]), "trytes", "empty", None),
+        (lambda: iri.store_transactions([TX, TX[:-1]]), "trytes", "trytes", 1),
+        (lambda: iri.store_transactions([TX] * 1001), "trytes", "too_many", None),
+        (lambda: iri.get_trytes([HASH.lower()]), "hashes", "trytes", 0),
+        (lambda: iri.get_trytes([HASH] * 10_001), "hashes", "too_many", None),
+        (lambda: iri.get_transactions_to_approve(0), "depth", "range", None),
+        (lambda: iri.get_transactions_to_approve(16), "depth", "range", None),
+        (lambda: iri.get_transactions_to_approve(True), "depth", "type", None),
+        (
+            lambda: iri.attach_to_tangle(TRUNK, BRANCH, 244, [TX]),
+            "minWeightMagnitude",
+            "range",
+            None,
+        ),
+        (lambda: iri.attach_to_tangle(TRUNK, 3, 9, [TX]), "branchTransaction", "trytes", None),
+        (iri.find_transactions, "addresses", "missing", None),
+        (lambda: iri.find_transactions(tags=["T" * 28]), "tags", "trytes", 0),
+        (lambda: iri.find_transactions(addresses=["A" * 90]), "addresses", "trytes", 0),
+        (lambda: iri.check_consistency(None), "tails", "type", None),
+        (lambda: iri.encode({"x": object()}), "params", "type", None),
+        (lambda: iri.require({}, "trytes"), "trytes", "missing", None),
+    ],
+)
+def test_parameter_checks_name_field_kind_and_index(call, field, kind, index):
+    fails(call, field=field, kind=kind, index=index)
+
+
+def test_server_side_leniency():
+    assert iri.depth(0) == 0  # IRI accepts a depth of 0; the client asks for at least 1
+    assert iri.integer(3.0, "threshold", 0, 100, floats=True) == 3
+    fails(lambda: iri.integer(3.0, "threshold", 0, 100), kind="type")
+    address = add_checksum("A" * 81)
+    assert iri.address_list([address]) == ["A" * 81]
+    fails(lambda: iri.address_list([address[:-1] + "9"]), kind="trytes", index=0)
+    assert iri.hash_list([], "bundles", empty=True) == []
+    assert iri.tag_list(["AB"], empty=True) == ["AB" + "9" * 25]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: iri.store_transactions([TX[:-1]]), "Invalid trytes input: trytes[0] must be"),
+        (lambda: iri.get_trytes([HASH] * 10_001), "Could not complete request: more than 10000"),
+        (lambda: iri.require({}, "depth"), "Invalid parameters: depth is missing"),
+        (lambda: iri.depth(99), "Invalid depth input: depth must be an int from 0 to 15"),
+    ],
+)
+def test_iri_messages_for_a_server(call, message):
+    assert iri.iri_message(fails(call)).startswith(message)
+
+
+def test_invalid_input_for_a_client():
+    err = protocol.invalid_input(fails(lambda: iri.store_transactions([TX, TX[:-1]])))
+    assert isinstance(err, InvalidTrytesError) and err.field == "trytes[1]"
+    err = protocol.invalid_input(fails(lambda: iri.mwm(0)), {"minWeightMagnitude": "mwm"})
+    assert type(err) is InvalidInputError and err.field == "mwm"
+    assert str(err).startswith("mwm must be an int from 1 to 243")
+
+
+# -- answer checks -----------------------------------------------------------------------------
+
+
+def test_answer_checks():
+    assert iri.error_of({"error": "Invalid trytes input"}) == "Invalid trytes input"
+    assert iri.error_of({"exception": "NPE"}) == "NPE"
+    assert iri.error_of([1]) is None and iri.error_of({"x": 1}) is None
+    assert iri.tips_answer({"trunkTransaction": TRUNK, "branchTransaction": BRANCH}) == (
+        TRUNK,
+        BRANCH,
+    )
+    fails(lambda: iri.tips_answer({"trunkTransaction": TRUNK}), field="branchTransaction")
+    assert iri.consistency_answer({"state": False, "info": "x"}) == (False, "x")
+    fails(lambda: iri.consistency_answer({"state": "true"}), field="state")
+    fails(lambda: iri.tryte_field({"hashes": [HASH]}, "hashes", 81, 2), kind="range")
+    sent = list(bundle())
+    assert iri.attach_answer({"trytes": list(attached())}, sent) == list(attached())
+    fails(lambda: iri.attach_answer({"trytes": [TX]}, sent), field="trytes")
+
+
+def test_a_real_attachment_passes():
+    iri.check_attached(attached("A" * 3000), TRUNK, BRANCH, 5)
+
+
+def zero_nonces(trytes: tuple[str, ...]) -> list[str]:
+    return [t[: -iri.NONCE_LENGTH] + "9" * iri.NONCE_LENGTH for t in trytes]
+
+
+def chained_without_work(message: str) -> list[str]:
+    """A one-transaction bundle chained on the tips as attachToTangle would, nonce all 9."""
+    (trytes,) = bundle(message)
+    tx = Transaction.from_trytes(trytes).replace(trunk_transaction=TRUNK, branch_transaction=BRANCH)
+    return [tx.as_trytes()]
+
+
+def test_zeroed_nonces_are_rejected():
+    with pytest.raises(ProtocolError):
+        iri.check_attached(zero_nonces(attached("A" * 3000)), TRUNK, BRANCH, 5)
+    # at weight 1 a third of all hashes qualify without any work: the nonce gives them away
+    lucky = next(
+        t
+        for t in (chained_without_work(m) for m in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        if trailing_zeros(Transaction.from_trytes(t[0]).hash) >= 1
+    )
+    with pytest.raises(ProtocolError, match="no nonce"):
+        iri.check_attached(lucky, TRUNK, BRANCH, 1)
+
+
+def test_a_bundle_on_other_tips_is_rejected():
+    with pytest.raises(ProtocolError, match="tips"):
+        iri.check_attached(attached(), BRANCH, TRUNK, 5)
+
+
+def test_too_little_work_is_rejected():
+    with pytest.raises(ProtocolError, match="proof of work"):
+        iri.check_attached(attached(mwm=1), TRUNK, BRANCH, 12)
+
+
+def test_a_broken_chain_is_rejected():
+    two = list(attached("A" * 3000))
+    other = list(attached("B" * 3000))
+    with pytest.raises(ProtocolError):
+        iri.check_attached([two[0], other[1]], TRUNK, BRANCH, 5)
+
+
+# -- marketplace -------------------------------------------------------------------------------
+
+
+def test_marketplace_endpoints():
+    assert mp.ENDPOINTS["newData"] == "POST" and mp.ENDPOINTS["stream"] == "GET"
+    assert mp.REPEATABLE == {"newData", "devices", "user", "stream"}
+    assert "purchaseStream" not in mp.REPEATABLE and "user" in mp.SECRET_ANSWERS
+
+
+def test_new_data_request_shape():
+    packet = mp.new_data("R" * 81, "K" * 81, 1550057296806)
+    assert mp.new_data_request("dev", "sk", packet) == {
+        "id": "dev",
+        "sk": "sk",
+        "packet": {"root": "R" * 81, "sidekey": "K" * 81, "time": 1550057296806},
+    }
+    err = fails(lambda: mp.new_data("R" * 81, "SECRET" + "k" * 75, 1), field="sidekey")
+    assert "SECRET" not in str(err) and "'k'" not in str(err)
+    fails(lambda: mp.new_data("R" * 81, "K" * 81, -1), field="time")
+    fails(lambda: mp.new_data_request("", "sk", packet), field="id")
+
+
+def test_stream_page():
+    page = mp.stream_page([{"time": 2.0, "root": "R" * 81, "sidekey": "K" * 81, "messageId": "m"}])
+    assert page == [mp.StreamPacket(2, "R" * 81, "K" * 81)]
+    assert "K" * 81 not in repr(page[0])
+    fails(lambda: mp.stream_page({"packets": []}), field="stream")
+    fails(lambda: mp.stream_page([None]), field="packet", index=0)
+    fails(lambda: mp.stream_page([{"time": "1", "root": "R" * 81, "sidekey": "K" * 81}]))
+
+
+def test_the_protocol_package_does_no_io():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, iota_publisher.protocol; "
+        "print([m for m in ('requests', 'urllib3', 'socket', 'http.client') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
