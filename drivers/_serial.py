@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from ..errors import ConfigError, InvalidInputError
 from ._base import (
     Driver,
+    Option,
     SensorDataError,
     SensorUnavailableError,
     SensorWarmingUpError,
@@ -64,6 +65,17 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- port layer
+
+
+def port_options(default_timeout: float, *, warmup: bool = False) -> tuple[Option, ...]:
+    """The option declarations every UART driver shares."""
+    options = [
+        Option("port", str, DEFAULT_DEVICE, "serial device (the Pi's UART, or /dev/ttyUSB0)"),
+        Option("timeout", float, default_timeout, "seconds to wait for a frame", positive=True),
+    ]
+    if warmup:
+        options.append(Option("warmup", float, 0, "seconds after start before values count", low=0))
+    return tuple(options)
 
 
 def open_port(device: str = DEFAULT_DEVICE, baudrate: int = 9600, timeout: float = 2.0) -> Any:

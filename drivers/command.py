@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from ..errors import ConfigError
 from ._base import (
+    Option,
     Readings,
     SensorDataError,
     SensorUnavailableError,
@@ -26,7 +27,7 @@ from ._base import (
     check_value,
     clip_text,
 )
-from ._json import JsonSource, str_mapping
+from ._json import JSON_OPTIONS, JsonSource, str_mapping
 
 __all__ = ["CommandSource"]
 
@@ -58,6 +59,12 @@ class CommandSource(JsonSource):
     """
 
     name: ClassVar[str] = "command"
+    OPTIONS = (
+        Option("command", (str, list), None, "the program and its arguments", required=True),
+        Option("timeout", float, 10.0, "seconds the program may run", positive=True),
+        Option("env", Mapping, None, "extra environment variables", secret=True),
+        *JSON_OPTIONS,
+    )
 
     def __init__(
         self,

@@ -14,7 +14,10 @@ from typing import Any, ClassVar
 from ..errors import ConfigError
 from ._base import (
     DriverError,
+    Option,
     Readings,
+    ReadingSet,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
     check_positive,
@@ -22,6 +25,7 @@ from ._base import (
     clip_text,
 )
 from ._json import (
+    JSON_OPTIONS,
     JsonSource,
     PathPart,
     Value,
@@ -69,6 +73,28 @@ class HttpSource(JsonSource):
     """
 
     name: ClassVar[str] = "http"
+    OPTIONS = (
+        Option("url", str, None, "the JSON API to GET", required=True, secret=True),
+        Option("fields", Mapping, None, "reading name -> path in the answer (default: top level)"),
+        Option("headers", Mapping, None, "request headers (an API key)", secret=True),
+        Option("timeout", float, 30.0, "seconds per request", positive=True),
+        *JSON_OPTIONS,
+    )
+
+    @classmethod
+    def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:
+        """With ``fields``, exactly its names; without, the answer's top-level numbers."""
+        fields = options.get("fields")
+        if not isinstance(fields, Mapping) or not fields:
+            return super().declared_readings(options)
+        units = options.get("units")
+        units = units if isinstance(units, Mapping) else {}
+        return ReadingSet(
+            tuple(
+                ReadingSpec(str(k), units[k] if isinstance(units.get(k), str) else None)
+                for k in fields
+            )
+        )
 
     def __init__(
         self,

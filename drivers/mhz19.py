@@ -30,8 +30,21 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInputError
-from ._base import Readings, SensorDataError, SensorUnavailableError, check_option
-from ._serial import DEFAULT_DEVICE, SensorWarmingUpError, SerialDriver, sync_frame
+from ._base import (
+    Option,
+    Readings,
+    ReadingSpec,
+    SensorDataError,
+    SensorUnavailableError,
+    check_option,
+)
+from ._serial import (
+    DEFAULT_DEVICE,
+    SensorWarmingUpError,
+    SerialDriver,
+    port_options,
+    sync_frame,
+)
 
 __all__ = [
     "ABC_OFF",
@@ -100,6 +113,11 @@ class MHZ19(SerialDriver):
 
     name = "mhz19"
     default_timeout = 2.0
+    OPTIONS = (
+        *port_options(default_timeout),
+        Option("abc", bool, None, "automatic baseline correction on/off (default: leave it)"),
+    )
+    READINGS = (ReadingSpec("co2", "ppm"),)
 
     def __init__(
         self,

@@ -98,8 +98,10 @@ from ._base import (
     DriverContext,
     DriverError,
     NetatmoAuthError,
+    Option,
     Reading,
     Readings,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
     check_option,
@@ -275,6 +277,19 @@ class Netatmo(Driver):
     """
 
     name = "netatmo"
+    OPTIONS = (
+        Option("client_id", str, None, "your Netatmo app's client id", required=True),
+        Option("client_secret", str, None, "your app's client secret", required=True, secret=True),
+        Option("refresh_token", str, None, "a refresh token (scope read_station)", secret=True),
+        Option("token_file", str, DEFAULT_TOKEN_FILE, "where the rotating tokens are kept"),
+        Option("device_id", str, None, "the station's MAC, when the account has several"),
+        Option("api_url", str, DEFAULT_API_URL, "Netatmo's API"),
+        Option("timeout", float, DEFAULT_TIMEOUT, "seconds per request", positive=True),
+    )
+    #: names are <module>.<quantity>; the modules are the account's
+    READINGS = tuple(ReadingSpec(f"*.{quantity}", unit) for quantity, unit in FIELDS.values()) + (
+        ReadingSpec("*.battery", "%"),
+    )
 
     @classmethod
     def prepare_options(cls, options: Mapping[str, Any], context: DriverContext) -> dict[str, Any]:

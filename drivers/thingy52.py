@@ -71,7 +71,7 @@ import functools
 import logging
 import re
 import struct
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,10 @@ from . import _ble
 from ._base import (
     Driver,
     DriverError,
+    Option,
     Readings,
+    ReadingSet,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
     check_option,
@@ -284,6 +287,16 @@ def gas_mode_for_interval(interval_ms: int) -> int:
     return 3
 
 
+#: sensor -> the readings (name, unit) it gives
+_READINGS_OF: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "temperature": (("temperature", "C"),),
+    "pressure": (("pressure", "hPa"),),
+    "humidity": (("humidity", "%"),),
+    "gas": (("eco2", "ppm"), ("tvoc", "ppb")),
+    "color": tuple((f"color_{c}", None) for c in ("red", "green", "blue", "clear")),
+}
+
+
 def _decode_readings(sensor: str, data: bytes) -> list[tuple[str, float | int, str | None]]:
     if sensor == "temperature":
         return [("temperature", decode_temperature(data), "C")]
@@ -321,6 +334,26 @@ class Thingy52(Driver):
     """
 
     name = "thingy52"
+    OPTIONS = (
+        Option("address", str, None, "the Thingy's MAC address (macOS: its CoreBluetooth UUID)"),
+        Option("name", str, "Thingy", "its advertised name, when no address is given"),
+        Option("adapter", str, None, "the Bluetooth adapter, such as hci0"),
+        Option("sensors", (list, str), list(DEFAULT_SENSORS), f"from {', '.join(SENSORS)}"),
+        Option("interval", int, None, "sampling interval in ms to configure", low=200, high=60000),
+        Option("timeout", float, 10.0, "seconds to wait for one value of each", positive=True),
+    )
+    READINGS = tuple(
+        ReadingSpec(name, unit) for sensor in SENSORS for name, unit in _READINGS_OF[sensor]
+    ) + (ReadingSpec("battery", "%"),)
+
+    @classmethod
+    def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:
+        try:
+            chosen = _check_sensors(options.get("sensors"))
+        except ConfigError:
+            chosen = DEFAULT_SENSORS
+        names = {name for sensor in chosen for name, _ in _READINGS_OF[sensor]} | {"battery"}
+        return ReadingSet(tuple(s for s in cls.READINGS if s.name in names))
 
     #: tries per read to (re)connect, with a pause of ``backoff_base * 2**n``
     #: seconds (at most ``backoff_max``) between them
