@@ -144,7 +144,7 @@ def test_device_fields_supply_units_and_are_checked():
         ([{"id": "a", "scale": "2"}], "fields[0].scale"),
         ([{"id": "a", "offset": math.nan}], "fields[0].offset"),
         ([{"id": "a", "round": 1.5}], "fields[0].round"),
-        ([{"id": "a", "colour": 1}], "fields[0]"),
+        ([{"id": "a", "colour": 1}], "fields[0].colour"),
     ],
 )
 def test_bad_field_config_names_the_entry(entries, field):
