@@ -511,7 +511,13 @@ def _driver_problem(sensor: SensorConfig, where: str) -> ConfigError | None:
     try:
         driver = create_driver(sensor.driver, sensor.options)
     except ConfigError as exc:
-        key = f"{where}.{exc.field}" if exc.field and exc.field != "options" else where
+        base = where.rpartition(".")[0]  # sensors[i]
+        if exc.field == "driver":  # the driver's library is not installed
+            key = f"{base}.driver"
+        elif exc.field and exc.field != "options":
+            key = f"{where}.{exc.field}"
+        else:
+            key = where
         return ConfigError(f"{key}: {exc}", field=key)
     except Exception as exc:  # noqa: BLE001 - a driver that cannot even be built
         return ConfigError(
