@@ -7,6 +7,7 @@ import inspect
 import pytest
 from iota_publisher.drivers import available, create_driver, driver_class, fakes
 from iota_publisher.drivers._base import Option, ReadingSet, ReadingSpec
+from iota_publisher.drivers.thingy52 import SENSORS
 
 from iota_publisher.errors import ConfigError
 from iota_publisher.payload import known_units
@@ -116,12 +117,7 @@ def test_simulated_yields_what_it_declares():
 
 def test_thingy52_yields_what_it_declares():
     cls = driver_class("thingy52")
-    options = {
-        "address": "C4:6A:12:34:56:78",
-        "sensors": list(
-            __import__("iota_publisher.drivers.thingy52", fromlist=["SENSORS"]).SENSORS
-        ),
-    }
+    options = {"address": "C4:6A:12:34:56:78", "sensors": list(SENSORS)}
     with create_driver("thingy52", options, client=fakes.FakeBleClient.thingy()) as thingy:
         readings = thingy.read()
     declared = cls.declared_readings(options)
