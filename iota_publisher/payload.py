@@ -185,10 +185,18 @@ class FieldRule:
 
 @dataclass(frozen=True)
 class MappedPayload:
-    """The packet's ``data`` and what could not be filled (field id -> reason)."""
+    """The packet's ``data`` and what could not be filled (field id -> reason).
+
+    ``time`` is the measurement time (seconds since the epoch) of the
+    readings that filled ``data``: the newest :attr:`Reading.time` among them,
+    or ``None`` when none carries one (then the time of reading is the
+    packet's time). A ``file`` source's ``time_key`` arrives here, so a
+    back-filled history keeps its own timestamps.
+    """
 
     data: dict[str, Any]
     problems: dict[str, str] = field(default_factory=dict)
+    time: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -205,7 +213,7 @@ class FieldMap:
             raise ConfigError(f"fields map the same id twice: {sorted(duplicates)}", field="fields")
         self.rules = list(rules)
         #: where each rule stands in the config (``fields[2]``), for messages
-        self.paths = list(paths) if paths is not None else [f"fields[{i}]" for i in ids]
+        self.paths = list(paths) if paths is not None else [f"fields[{i}]" for i in range(len(ids))]
         if len(self.paths) != len(self.rules):
             raise ValueError("one path per rule")
 
@@ -251,12 +259,17 @@ class FieldMap:
         """Map readings (sensor name -> {reading name: Reading}) to field values."""
         data: dict[str, Any] = {}
         problems: dict[str, str] = {}
+        times: list[float] = []
         for rule in self.rules:
             try:
                 data[rule.id] = self._value(rule, readings)
             except _Missing as exc:
                 problems[rule.id] = str(exc)
-        return MappedPayload(data, problems)
+                continue
+            when = getattr(_find(rule, readings), "time", None)
+            if isinstance(when, (int, float)) and not isinstance(when, bool):
+                times.append(float(when))
+        return MappedPayload(data, problems, max(times) if times else None)
 
     def _value(self, rule: FieldRule, readings: Mapping[str, Mapping[str, Any]]) -> Any:
         reading = _find(rule, readings)
