@@ -450,3 +450,43 @@ def test_online_mwm_below_the_node_s(tmp_path, sandbox, node_reporting_mwm):
 def test_online_remote_pow_the_node_does_not_offer(tmp_path, sandbox, node_reporting_mwm):
     path = live_config(tmp_path, sandbox, provider=node_reporting_mwm, mwm=14, pow="remote")
     assert_finds(check(path, "--online"), "pow", "RemotePOW")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sensors": "bme280"},
+        {"sensors": [5]},
+        {"sensors": [{"driver": ["bme280"]}]},
+        {"sensors": [{"driver": "bme280", "options": 5}]},
+        {"sensors": [{"driver": "bme280", "name": []}]},
+        {"sensors": [{"driver": "bme280", "options": {"address": []}}]},
+        {"sensors": [{"driver": "simulated", "options": {"readings": [[1]]}}]},
+        {"fields": {}},
+        {"fields": [5]},
+        {"fields": [{"id": []}]},
+        {"fields": [{"id": "t", "unit": ["C"]}]},
+        {"dataTypes": [{"id": []}]},
+        {"dataTypes": {"id": "t"}},
+        {"sensorId": {}},
+        {"provider": 5},
+        {"endpoint": "http://[::1/newData"},
+        {"mode": []},
+        {"sideKey": {"a": 1}},
+        {"tag": 5},
+        {"stateDir": []},
+        {"interval": "60"},
+        {"mwm": 1e400},
+    ],
+)
+def test_nothing_but_config_errors_escape_the_loader(tmp_path, changes):
+    path = write(tmp_path, json.dumps(base_config(tmp_path, **changes)))
+    with pytest.raises(ConfigError):
+        load_config(path)
+    result = check(path)
+    assert result.exit_code == 2, result.output
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
