@@ -39,7 +39,6 @@ from ._base import (
     SensorDataError,
     SensorUnavailableError,
     SensorWarmingUpError,
-    check_option,
 )
 
 __all__ = [
@@ -285,19 +284,9 @@ class SerialDriver(Driver):
                 f"{DEFAULT_DEVICE!r} or a serial port object, not {port!r}",
                 field="port",
             )
-        options = {"timeout": timeout, "warmup": warmup}
-        timeout = check_option(self.name, options, "timeout", (int, float))
-        if timeout is None:
-            timeout = self.default_timeout
-        if not timeout > 0:
-            raise ConfigError(
-                f"driver {self.name!r}: option 'timeout' must be > 0 seconds", field="timeout"
-            )
-        warmup = check_option(self.name, options, "warmup", (int, float)) or 0
-        if not warmup >= 0:
-            raise ConfigError(
-                f"driver {self.name!r}: option 'warmup' must be >= 0 seconds", field="warmup"
-            )
+        declared = {o.name: o for o in port_options(self.default_timeout, warmup=True)}
+        timeout = declared["timeout"].check(self.name, timeout)
+        warmup = declared["warmup"].check(self.name, warmup)
         self.timeout = float(timeout)
         self.warmup = float(warmup)
         self._clock = clock or time.monotonic

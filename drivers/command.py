@@ -23,7 +23,6 @@ from ._base import (
     Readings,
     SensorDataError,
     SensorUnavailableError,
-    check_positive,
     check_value,
     clip_text,
 )
@@ -91,7 +90,7 @@ class CommandSource(JsonSource):
                 "driver 'command': option 'command' must be a non-empty string or list of strings",
                 field="command",
             )
-        self.timeout = check_positive(self.name, "timeout", timeout, 10.0)
+        self.timeout = float(self.option("timeout").check(self.name, timeout))
         extra = str_mapping(self.name, "env", env)
         self._env = {**os.environ, **extra} if extra else None
         search = (self._env or os.environ).get("PATH", os.defpath)

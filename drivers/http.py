@@ -20,7 +20,6 @@ from ._base import (
     ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
-    check_positive,
     check_value,
     clip_text,
 )
@@ -109,7 +108,7 @@ class HttpSource(JsonSource):
     ) -> None:
         import requests  # a network library: imported by the driver that uses it
 
-        from .._http import DEFAULT_TIMEOUT, new_session
+        from .._http import new_session
 
         super().__init__(time_key, units)
         self.url: str = check_value(self.name, "url", url, str, required=True)
@@ -138,7 +137,7 @@ class HttpSource(JsonSource):
                 field="units",
             )
         self._headers = str_mapping(self.name, "headers", headers)
-        self.timeout = check_positive(self.name, "timeout", timeout, DEFAULT_TIMEOUT)
+        self.timeout = float(self.option("timeout").check(self.name, timeout))
         self._requests = requests
         self._owns_session = session is None
         self._session = new_session() if session is None else session

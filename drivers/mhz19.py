@@ -36,7 +36,6 @@ from ._base import (
     ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
-    check_option,
 )
 from ._serial import (
     DEFAULT_DEVICE,
@@ -127,7 +126,7 @@ class MHZ19(SerialDriver):
         timeout: float | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.abc = check_option(self.name, {"abc": abc}, "abc", bool)
+        self.abc = self.option("abc").check(self.name, abc)
         super().__init__(port=port, timeout=timeout, clock=clock)
 
     def _start(self) -> None:

@@ -105,7 +105,6 @@ from ._base import (
     SensorDataError,
     SensorUnavailableError,
     check_option,
-    check_positive,
 )
 
 __all__ = [
@@ -317,15 +316,15 @@ class Netatmo(Driver):
         self._client_id = check_option(_DRIVER, options, "client_id", str, required=True)
         self._client_secret = check_option(_DRIVER, options, "client_secret", str, required=True)
         config_token = check_option(_DRIVER, {"refresh_token": refresh_token}, "refresh_token", str)
-        self._device_id = check_option(_DRIVER, {"device_id": device_id}, "device_id", str)
-        api_url = check_option(_DRIVER, {"api_url": api_url}, "api_url", str, required=True)
+        self._device_id = self.option("device_id").check(_DRIVER, device_id)
+        api_url = self.option("api_url").check(_DRIVER, api_url)
         if not re.match(r"^https?://[^/\s]+", api_url):
             raise ConfigError(
                 f"driver {_DRIVER!r}: option 'api_url' must be an http(s) URL, not {api_url!r}",
                 field="api_url",
             )
         self._api_url = api_url.rstrip("/")
-        self._timeout = check_positive(_DRIVER, "timeout", timeout)
+        self._timeout = float(self.option("timeout").check(_DRIVER, timeout))
         if token_file is None:
             token_file = DEFAULT_TOKEN_FILE
         if not isinstance(token_file, (str, os.PathLike)) or not str(token_file):

@@ -145,7 +145,7 @@ class Simulated(Driver):
         readings: Sequence[str] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.seed: int = check_value(self.name, "seed", seed, int, 0)
+        self.seed: int = self.option("seed").check(self.name, seed)
         chosen = check_value(self.name, "readings", readings, (list, tuple), _DEFAULT_SIMULATED)
         known = all(isinstance(r, str) and r in SIMULATED_READINGS for r in chosen)
         if not chosen or not known or len(set(chosen)) != len(chosen):

@@ -87,7 +87,6 @@ from ._base import (
     SensorDataError,
     SensorUnavailableError,
     check_option,
-    check_positive,
 )
 
 __all__ = [
@@ -391,15 +390,10 @@ class Thingy52(Driver):
             raise ConfigError(f"driver {_DRIVER!r}: option 'name' is empty", field="name")
         self._address = address
         self._device_name = device_name
-        self._adapter = check_option(_DRIVER, {"adapter": adapter}, "adapter", str)
+        self._adapter = self.option("adapter").check(_DRIVER, adapter)
         self._sensors = _check_sensors(sensors)
-        self._interval = check_option(_DRIVER, {"interval": interval}, "interval", int)
-        if self._interval is not None and not 200 <= self._interval <= 60000:
-            raise ConfigError(
-                f"driver {_DRIVER!r}: option 'interval' must be 200..60000 ms, not {interval!r}",
-                field="interval",
-            )
-        self._timeout = check_positive(_DRIVER, "timeout", timeout)
+        self._interval = self.option("interval").check(_DRIVER, interval)
+        self._timeout = float(self.option("timeout").check(_DRIVER, timeout))
 
         if client is None:
             _ble.require_bleak(_DRIVER)
