@@ -51,6 +51,7 @@ import difflib
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -555,6 +556,13 @@ def redact(value: Any) -> Any:
     return value
 
 
+def _masked_url(url: str) -> str:
+    """A URL for a message: credentials (``user:password@``) and the query masked."""
+    url = re.sub(r"//[^/?#]*@", "//***@", url)
+    base, sep, _query = url.partition("?")
+    return f"{base}?***" if sep else base
+
+
 class _Getter:
     """Typed access to config keys with errors that name the key.
 
@@ -604,7 +612,7 @@ class _Getter:
         except ValueError:  # "http://[::1": an unclosed IPv6 address, a bad port
             ok = False
         if not ok:
-            self._bad(key, f"must be an http(s) URL, not {value!r}")
+            self._bad(key, f"must be an http(s) URL, not {_masked_url(value)!r}")
             return None
         return value
 

@@ -485,8 +485,12 @@ def test_nothing_but_config_errors_escape_the_loader(tmp_path, changes):
         load_config(path)
     result = check(path)
     assert result.exit_code == 2, result.output
-    assert (
-        "Traceback" not in result.output
-        and result.exception is None
-        or isinstance(result.exception, SystemExit)
-    )
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_credentials_in_a_bad_url_are_never_shown(tmp_path):
+    path = write(tmp_path, base_config(tmp_path, provider="http://user:HUNTER2@[::1/?key=QKEY"))
+    result = check(path)
+    assert_finds(result, "'provider'", "***")
+    assert "HUNTER2" not in result.output and "QKEY" not in result.output
