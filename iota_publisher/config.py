@@ -8,7 +8,7 @@ optional with a default:
 ``mode``                  MAM mode: ``restricted`` (default), ``private``, ``public``
 ``security``              MAM security level 1-3 (default 2)
 ``depth``                 tip selection depth (default 3)
-``mwm``                   minWeightMagnitude (default 9; 14 was the old mainnet value)
+``mwm``                   minWeightMagnitude 1-27 (default 9; 14 was the old mainnet value)
 ``pow``                   ``local`` (default: this machine) or ``remote`` (the node)
 ``powThreads``            threads for local proof of work (default: every core)
 ``tag``                   transaction tag (default ``SENSORDATA``)
@@ -229,7 +229,7 @@ class Config:
             except ConfigError as exc:
                 report(exc)
         if fields is not None:
-            _check_fields(fields, sensors, report)
+            _check_fields(fields, sensors, report, loading=problems is None)
         return cls(
             sensor_id=sensor_id,
             secret_key=secret_key,
@@ -335,7 +335,9 @@ def _sensors(
     return tuple(out)
 
 
-def _check_fields(fields: Any, sensors: tuple[SensorConfig, ...], report: Report) -> None:
+def _check_fields(
+    fields: Any, sensors: tuple[SensorConfig, ...], report: Report, *, loading: bool = True
+) -> None:
     """Each field's sensor exists, its reading is one the sensor yields (when
     the driver says), and its unit applies to the reading's."""
     from .drivers import driver_class
@@ -377,6 +379,16 @@ def _check_fields(fields: Any, sensors: tuple[SensorConfig, ...], report: Report
                     f"{path}.reading {rule.reading!r}: {what} (readings: "
                     f"{', '.join(known) or 'none'}){did_you_mean(rule.reading, known)}",
                     field=f"{path}.reading",
+                )
+            )
+            continue
+        if len(found) > 1 and not loading:
+            # at run time the field would be left out every window; reported by `check`
+            report(
+                ConfigError(
+                    f"{path}.sensor is needed: the reading {rule.reading!r} comes from "
+                    f"several sensors ({', '.join(name for name, _ in found)})",
+                    field=f"{path}.sensor",
                 )
             )
             continue

@@ -494,3 +494,9 @@ def test_credentials_in_a_bad_url_are_never_shown(tmp_path):
     result = check(path)
     assert_finds(result, "'provider'", "***")
     assert "HUNTER2" not in result.output and "QKEY" not in result.output
+
+
+def test_reading_of_several_sensors_needs_a_sensor(tmp_path):
+    config = base_config(tmp_path)
+    config["fields"][2] = {"id": "t2", "reading": "temperature"}  # air and station both have it
+    assert_finds(check(write(tmp_path, config)), "fields[2].sensor", "air, station")
