@@ -77,6 +77,7 @@ __all__ = [
     "SensorUnavailableError",
     "SensorWarmingUpError",
     "SourceExhausted",
+    "did_you_mean",
 ]
 
 

@@ -47,7 +47,6 @@ path is taken relative to the config file.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .drivers import did_you_mean
 from .errors import ConfigError, InvalidInputError
 from .trinary._codec import is_trytes
 
@@ -97,12 +97,6 @@ Report = Callable[[ConfigError], None]
 
 def _raise(problem: ConfigError) -> None:
     raise problem
-
-
-def did_you_mean(word: object, choices: Any) -> str:
-    """``"; did you mean 'x'?"`` when ``word`` is close to one of ``choices``."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def unknown_keys(entry: Mapping[str, Any], allowed: Any, path: str | None, report: Report) -> None:

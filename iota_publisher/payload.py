@@ -21,12 +21,12 @@ converted to when the reading has a unit, and is a label otherwise.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .drivers import did_you_mean
 from .errors import ConfigError, InvalidInputError, UnitError
 
 __all__ = [
@@ -310,7 +310,7 @@ def _rule(entry: object, path: str, declared: Mapping[str, Mapping[str, Any]] | 
     for key in entry:
         if key not in FIELD_KEYS and not (isinstance(key, str) and key.startswith("_")):
             raise ConfigError(
-                f"unknown config key '{path}.{key}'{_did_you_mean(key, FIELD_KEYS)}",
+                f"unknown config key '{path}.{key}'{did_you_mean(key, FIELD_KEYS)}",
                 field=f"{path}.{key}",
             )
     rule = FieldRule(
@@ -325,14 +325,14 @@ def _rule(entry: object, path: str, declared: Mapping[str, Mapping[str, Any]] | 
     if rule.unit is not None and not _is_known(rule.unit):
         raise ConfigError(
             f"{path}.unit {rule.unit!r} is not a known unit"
-            f"{_did_you_mean(rule.unit, known_units())} (known: {', '.join(known_units())})",
+            f"{did_you_mean(rule.unit, known_units())} (known: {', '.join(known_units())})",
             field=f"{path}.unit",
         )
     if declared is not None:
         if rule.id not in declared:
             raise ConfigError(
                 f"{path}.id {rule.id!r} is not one of the device's fields "
-                f"({', '.join(declared)}){_did_you_mean(rule.id, declared)}",
+                f"({', '.join(declared)}){did_you_mean(rule.id, declared)}",
                 field=f"{path}.id",
             )
         if rule.unit is None and declared[rule.id].get("unit"):
@@ -340,11 +340,6 @@ def _rule(entry: object, path: str, declared: Mapping[str, Mapping[str, Any]] | 
                 **{**rule.__dict__, "unit": declared[rule.id]["unit"], "unit_given": False}
             )
     return rule
-
-
-def _did_you_mean(word: object, choices: Any) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class _Missing(Exception):
