@@ -106,13 +106,10 @@ class Reading:
 Readings = dict[str, Reading]
 
 
-def did_you_mean(word: str, choices: Any) -> str:
+def did_you_mean(word: object, choices: Any) -> str:
     """``"; did you mean 'x'?"`` when ``word`` is close to one of ``choices``, else ``""``."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
-
-
-_NO_DEFAULT: Any = object()
 
 
 @dataclass(frozen=True)

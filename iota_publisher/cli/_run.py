@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -117,7 +118,7 @@ def _online(config: Any) -> tuple[list[str], list[str], list[str]]:
             ids = {str(d.get("sensorId", d.get("id"))) for d in devices}
             if config.sensor_id not in ids:
                 problems.append(
-                    f"sensorId: the marketplace at {market.api} knows no device "
+                    f"sensorId: the marketplace at {_host(config.endpoint)} knows no device "
                     f"{config.sensor_id!r} (create it there, or copy its id)"
                 )
             else:
@@ -125,6 +126,11 @@ def _online(config: Any) -> tuple[list[str], list[str], list[str]]:
         finally:
             market.close()
     return problems, unreachable, notes
+
+
+def _host(url: str) -> str:
+    """The host (and port) of a URL, without credentials, for a message."""
+    return urlsplit(url).netloc.rpartition("@")[2]
 
 
 def _node_problems(config: Any, info: dict[str, Any], notes: list[str]) -> list[str]:
