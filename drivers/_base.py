@@ -48,6 +48,7 @@ import abc
 import difflib
 import fnmatch
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,7 @@ class Option:
 
 _TYPE_NAMES = {
     str: "a string",
+    os.PathLike: "a path",
     int: "an integer",
     float: "a number",
     bool: "true or false",

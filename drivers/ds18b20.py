@@ -23,6 +23,7 @@ alone; it is used when ``w1_slave`` is absent.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -117,7 +118,7 @@ class DS18B20(Driver):
     name = "ds18b20"
     OPTIONS = (
         Option("device", str, None, "the sensor's 1-Wire id (28-...); default: the only one"),
-        Option("base", str, DEFAULT_BASE, "the 1-Wire sysfs folder"),
+        Option("base", (str, os.PathLike), DEFAULT_BASE, "the 1-Wire sysfs folder"),
         Option("retries", int, 3, "more reads after a bad CRC or a suspect 85 C", low=0),
     )
     READINGS = (ReadingSpec("temperature", "C"),)

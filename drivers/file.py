@@ -112,7 +112,7 @@ class FileSource(JsonSource):
     name: ClassVar[str] = "file"
     FORMATS: ClassVar[tuple[str, ...]] = ("auto", "json", "jsonl")
     OPTIONS = (
-        Option("path", str, None, "the file of records", required=True),
+        Option("path", (str, os.PathLike), None, "the file of records", required=True),
         Option("format", str, "auto", "a JSON array, JSON Lines, or guess", choices=FORMATS),
         Option("loop", bool, False, "start over after the last record"),
         *JSON_OPTIONS,

@@ -280,7 +280,12 @@ class Netatmo(Driver):
         Option("client_id", str, None, "your Netatmo app's client id", required=True),
         Option("client_secret", str, None, "your app's client secret", required=True, secret=True),
         Option("refresh_token", str, None, "a refresh token (scope read_station)", secret=True),
-        Option("token_file", str, DEFAULT_TOKEN_FILE, "where the rotating tokens are kept"),
+        Option(
+            "token_file",
+            (str, os.PathLike),
+            DEFAULT_TOKEN_FILE,
+            "where the rotating tokens are kept",
+        ),
         Option("device_id", str, None, "the station's MAC, when the account has several"),
         Option("api_url", str, DEFAULT_API_URL, "Netatmo's API"),
         Option("timeout", float, DEFAULT_TIMEOUT, "seconds per request", positive=True),
