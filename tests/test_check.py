@@ -500,3 +500,28 @@ def test_reading_of_several_sensors_needs_a_sensor(tmp_path):
     config = base_config(tmp_path)
     config["fields"][2] = {"id": "t2", "reading": "temperature"}  # air and station both have it
     assert_finds(check(write(tmp_path, config)), "fields[2].sensor", "air, station")
+
+
+# -- read ---------------------------------------------------------------------------------
+
+
+def _file_config(tmp_path, reading):
+    (tmp_path / "log.jsonl").write_text('{"ts": "2019-05-01T12:00:00Z", "temp": 21.5}\n')
+    sensor = {"name": "log", "driver": "file", "options": {"path": "log.jsonl", "time_key": "ts"}}
+    return write(
+        tmp_path,
+        base_config(tmp_path, sensors=[sensor], fields=[{"id": "t", "reading": reading}]),
+    )
+
+
+def test_read_exits_1_when_no_field_is_filled(tmp_path):
+    result = CliRunner().invoke(main, ["read", "--config", _file_config(tmp_path, "tmep")])
+    assert result.exit_code == 1, result.output
+    assert "no field could be filled" in result.output
+
+
+def test_read_shows_the_reading_time(tmp_path):
+    result = CliRunner().invoke(main, ["read", "--config", _file_config(tmp_path, "temp")])
+    assert result.exit_code == 0, result.output
+    assert "log.temp = 21.5 (at 2019-05-01T12:00:00+00:00)" in result.output
+    assert '{"t": 21.5}' in result.output
