@@ -14,14 +14,17 @@ from typing import Any, ClassVar
 from ..errors import ConfigError
 from ._base import (
     DriverError,
+    Option,
     Readings,
+    ReadingSet,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
-    check_positive,
     check_value,
     clip_text,
 )
 from ._json import (
+    JSON_OPTIONS,
     JsonSource,
     PathPart,
     Value,
@@ -69,6 +72,28 @@ class HttpSource(JsonSource):
     """
 
     name: ClassVar[str] = "http"
+    OPTIONS = (
+        Option("url", str, None, "the JSON API to GET", required=True, secret=True),
+        Option("fields", Mapping, None, "reading name -> path in the answer (default: top level)"),
+        Option("headers", Mapping, None, "request headers (an API key)", secret=True),
+        Option("timeout", float, 30.0, "seconds per request", positive=True),
+        *JSON_OPTIONS,
+    )
+
+    @classmethod
+    def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:
+        """With ``fields``, exactly its names; without, the answer's top-level numbers."""
+        fields = options.get("fields")
+        if not isinstance(fields, Mapping) or not fields:
+            return super().declared_readings(options)
+        units = options.get("units")
+        units = units if isinstance(units, Mapping) else {}
+        return ReadingSet(
+            tuple(
+                ReadingSpec(str(k), units[k] if isinstance(units.get(k), str) else None)
+                for k in fields
+            )
+        )
 
     def __init__(
         self,
@@ -83,7 +108,7 @@ class HttpSource(JsonSource):
     ) -> None:
         import requests  # a network library: imported by the driver that uses it
 
-        from .._http import DEFAULT_TIMEOUT, new_session
+        from .._http import new_session
 
         super().__init__(time_key, units)
         self.url: str = check_value(self.name, "url", url, str, required=True)
@@ -112,7 +137,7 @@ class HttpSource(JsonSource):
                 field="units",
             )
         self._headers = str_mapping(self.name, "headers", headers)
-        self.timeout = check_positive(self.name, "timeout", timeout, DEFAULT_TIMEOUT)
+        self.timeout = float(self.option("timeout").check(self.name, timeout))
         self._requests = requests
         self._owns_session = session is None
         self._session = new_session() if session is None else session

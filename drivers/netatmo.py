@@ -98,12 +98,13 @@ from ._base import (
     DriverContext,
     DriverError,
     NetatmoAuthError,
+    Option,
     Reading,
     Readings,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
     check_option,
-    check_positive,
 )
 
 __all__ = [
@@ -275,6 +276,24 @@ class Netatmo(Driver):
     """
 
     name = "netatmo"
+    OPTIONS = (
+        Option("client_id", str, None, "your Netatmo app's client id", required=True),
+        Option("client_secret", str, None, "your app's client secret", required=True, secret=True),
+        Option("refresh_token", str, None, "a refresh token (scope read_station)", secret=True),
+        Option(
+            "token_file",
+            (str, os.PathLike),
+            DEFAULT_TOKEN_FILE,
+            "where the rotating tokens are kept",
+        ),
+        Option("device_id", str, None, "the station's MAC, when the account has several"),
+        Option("api_url", str, DEFAULT_API_URL, "Netatmo's API"),
+        Option("timeout", float, DEFAULT_TIMEOUT, "seconds per request", positive=True),
+    )
+    #: names are <module>.<quantity>; the modules are the account's
+    READINGS = tuple(ReadingSpec(f"*.{quantity}", unit) for quantity, unit in FIELDS.values()) + (
+        ReadingSpec("*.battery", "%"),
+    )
 
     @classmethod
     def prepare_options(cls, options: Mapping[str, Any], context: DriverContext) -> dict[str, Any]:
@@ -302,15 +321,15 @@ class Netatmo(Driver):
         self._client_id = check_option(_DRIVER, options, "client_id", str, required=True)
         self._client_secret = check_option(_DRIVER, options, "client_secret", str, required=True)
         config_token = check_option(_DRIVER, {"refresh_token": refresh_token}, "refresh_token", str)
-        self._device_id = check_option(_DRIVER, {"device_id": device_id}, "device_id", str)
-        api_url = check_option(_DRIVER, {"api_url": api_url}, "api_url", str, required=True)
+        self._device_id = self.option("device_id").check(_DRIVER, device_id)
+        api_url = self.option("api_url").check(_DRIVER, api_url)
         if not re.match(r"^https?://[^/\s]+", api_url):
             raise ConfigError(
                 f"driver {_DRIVER!r}: option 'api_url' must be an http(s) URL, not {api_url!r}",
                 field="api_url",
             )
         self._api_url = api_url.rstrip("/")
-        self._timeout = check_positive(_DRIVER, "timeout", timeout)
+        self._timeout = float(self.option("timeout").check(_DRIVER, timeout))
         if token_file is None:
             token_file = DEFAULT_TOKEN_FILE
         if not isinstance(token_file, (str, os.PathLike)) or not str(token_file):
