@@ -207,9 +207,9 @@ class LoopbackServices:
         return self
 
     def _start(self) -> None:
+        from .protocol.iri import MAX_BODY_LENGTH
         from .sandbox import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket, SandboxNode
         from .sandbox._http import JsonServer
-        from .sandbox.node import MAX_BODY
 
         self._tmp = tempfile.TemporaryDirectory(prefix="iota-publisher-loopback-")
         data = Path(self._tmp.name)
@@ -236,7 +236,9 @@ class LoopbackServices:
             ("node", self._node_route(node)),
             ("market", self._market_route(market)),
         ):
-            server = JsonServer("127.0.0.1", 0, route, max_body=MAX_BODY, name=f"loopback-{name}")
+            server = JsonServer(
+                "127.0.0.1", 0, route, max_body=MAX_BODY_LENGTH, name=f"loopback-{name}"
+            )
             self._servers.append(server)
             server.start()
         self.node_url = f"http://127.0.0.1:{self._servers[0].port}"

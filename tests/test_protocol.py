@@ -131,6 +131,15 @@ def test_server_side_leniency():
     fails(lambda: iri.address_list([address[:-1] + "9"]), kind="trytes", index=0)
     assert iri.hash_list([], "bundles", empty=True) == []
     assert iri.tag_list(["AB"], empty=True) == ["AB" + "9" * 25]
+    # IRI pads tags with 9s: a longer tag ending in 9s is the same tag, for a server
+    assert iri.tag_list(["AB" + "9" * 79], padded=True) == ["AB" + "9" * 25]
+    fails(lambda: iri.tag_list(["AB" + "9" * 79]), kind="trytes", index=0)
+    fails(lambda: iri.tag_list(["A", "T" * 28], padded=True), kind="trytes", index=1)
+    fails(lambda: iri.tag_list(["T" * 82], padded=True), kind="trytes", index=0)
+    assert iri.string_list(["tcp://a:1"], "uris") == ["tcp://a:1"]
+    assert iri.string_list([], "uris", empty=True) == []
+    fails(lambda: iri.string_list("tcp://a:1", "uris"), kind="type", index=None)
+    fails(lambda: iri.string_list(["x", 3], "uris"), kind="type", index=1)
 
 
 @pytest.mark.parametrize(
