@@ -237,6 +237,46 @@ def test_marketplace_endpoints():
     assert "purchaseStream" not in mp.REPEATABLE and "user" in mp.SECRET_ANSWERS
 
 
+def _device() -> dict:
+    from iota_publisher.sandbox import DEMO_DEVICE
+
+    return dict(DEMO_DEVICE, sensorId="dev", owner="me")
+
+
+_CALLS = {  # endpoint -> a client call that sends it once
+    "newData": lambda c: c.new_data("dev", "sk-4711", root="R" * 81, sidekey="K" * 81, time=1),
+    "newDevice": lambda c: c.new_device("key-4711", _device()),
+    "devices": lambda c: c.devices(),
+    "delete": lambda c: c.delete_device("key-4711", "dev"),
+    "user": lambda c: c.user("me", api_key="key-4711"),
+    "wallet": lambda c: c.wallet("me", api_key="key-4711"),
+    "purchaseStream": lambda c: c.purchase_stream("me", "dev", api_key="key-4711"),
+    "stream": lambda c: c.stream("dev", "me", api_key="key-4711"),
+}
+
+
+@pytest.mark.parametrize("repeatable", [mp.REPEATABLE, frozenset(mp.ENDPOINTS)])
+def test_the_client_retries_what_the_protocol_counts_repeatable(monkeypatch, repeatable):
+    import responses
+
+    from iota_publisher._http import RetryPolicy
+    from iota_publisher.errors import MarketplaceUnavailableError
+    from iota_publisher.marketplace import MarketplaceClient
+
+    assert set(_CALLS) == set(mp.ENDPOINTS)
+    monkeypatch.setattr(mp, "REPEATABLE", repeatable)
+    policy = RetryPolicy(attempts=2, base_delay=0, jitter=0)
+    api = "https://mp.example/api"
+    with MarketplaceClient(api, retry_policy=policy, sleep=lambda _s: None) as client:
+        for endpoint, call in _CALLS.items():
+            with responses.RequestsMock() as mock:
+                method = getattr(responses, mp.ENDPOINTS[endpoint])
+                mock.add(method, f"{api}/{endpoint}", status=503, json={"error": "busy"})
+                with pytest.raises(MarketplaceUnavailableError):
+                    call(client)
+                assert len(mock.calls) == (2 if endpoint in repeatable else 1), endpoint
+
+
 def test_new_data_request_shape():
     packet = mp.new_data("R" * 81, "K" * 81, 1550057296806)
     assert mp.new_data_request("dev", "sk", packet) == {
