@@ -90,7 +90,7 @@ def test_http_sends_headers_and_timeout():
     assert request.headers["Authorization"] == "Bearer t0ken"
     assert request.headers["Accept"] == "application/json"
     assert request.headers["User-Agent"].startswith("iota-publisher/")
-    assert request.req_kwargs["timeout"] == 4
+    assert request.req_kwargs["timeout"] == (4, 4)  # connecting, and each read
 
 
 @responses.activate
@@ -158,6 +158,22 @@ def test_http_tls_failure_is_permanent():
     with pytest.raises(DriverError, match="TLS failed") as info:
         HttpSource(url=URL).read()
     assert not isinstance(info.value, (TransientError, SensorDataError))
+
+
+@responses.activate
+def test_http_redirects_are_refused_and_answers_bounded():
+    responses.add(
+        responses.GET, URL, status=302, headers={"Location": "https://elsewhere.example/x?k=1"}
+    )
+    responses.add(responses.GET, URL, body=b"[" + b"1," * 600_000 + b"1]")
+    source = HttpSource(url=URL)
+    with pytest.raises(DriverError, match="HTTP 302 redirect to https://elsewhere.example") as info:
+        source.read()
+    assert not isinstance(info.value, (TransientError, SensorDataError))
+    assert len(responses.calls) == 1  # not followed
+    with pytest.raises(SensorDataError, match="larger than 1000000 bytes") as info:
+        source.read()
+    assert not isinstance(info.value, TransientError)
 
 
 @responses.activate
