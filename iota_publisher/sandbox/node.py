@@ -215,7 +215,7 @@ class SandboxNode:
         self._hashes: OrderedDict[str, str] = OrderedDict()  # trytes -> hash, least recent first
         self.db = Database(path, _SCHEMA)
         self._commands: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "getNodeInfo": self._get_node_info,
+            iri.GET_NODE_INFO: self._get_node_info,
             "getNodeAPIConfiguration": self._get_node_api_configuration,
             "getNeighbors": lambda _r: {"neighbors": []},
             # a sandbox has no peers: neighbours are neither added nor removed, as IRI answers
@@ -224,15 +224,15 @@ class SandboxNode:
             "removeNeighbors": lambda r: {"removedNeighbors": self._no_neighbors(r)},
             "getTips": self._get_tips,
             "getMissingTransactions": lambda _r: {"hashes": []},
-            "getTransactionsToApprove": self._get_transactions_to_approve,
-            "attachToTangle": self._attach_to_tangle,
+            iri.GET_TRANSACTIONS_TO_APPROVE: self._get_transactions_to_approve,
+            iri.ATTACH_TO_TANGLE: self._attach_to_tangle,
             "interruptAttachingToTangle": lambda _r: {},
-            "storeTransactions": self._store_transactions,
-            "broadcastTransactions": self._broadcast_transactions,
-            "findTransactions": self._find_transactions,
-            "getTrytes": self._get_trytes,
+            iri.STORE_TRANSACTIONS: self._store_transactions,
+            iri.BROADCAST_TRANSACTIONS: self._broadcast_transactions,
+            iri.FIND_TRANSACTIONS: self._find_transactions,
+            iri.GET_TRYTES: self._get_trytes,
             "getInclusionStates": self._get_inclusion_states,
-            "checkConsistency": self._check_consistency,
+            iri.CHECK_CONSISTENCY: self._check_consistency,
             "getBalances": self._get_balances,
             "wereAddressesSpentFrom": self._were_addresses_spent_from,
         }
