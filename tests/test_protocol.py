@@ -3,7 +3,10 @@ servers share, and the verification of a node's proof of work."""
 
 from __future__ import annotations
 
+import ast
+import re
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +66,133 @@ def test_one_stream_packet_everywhere():
 
     assert testing.StreamPacket is marketplace.StreamPacket is protocol.StreamPacket
     assert marketplace.STREAM_PAGE_SIZE is mp.STREAM_PAGE_SIZE
+
+
+# -- the guard: protocol literals live in the protocol package only ------------------------------
+
+
+def _sources() -> dict[str, ast.Module]:
+    """Every module of the package and of its drivers, parsed: ``{relative path: tree}``."""
+    import iota_publisher.drivers
+
+    import iota_publisher
+
+    roots = [Path(iota_publisher.__file__).parent, *map(Path, iota_publisher.drivers.__path__)]
+    trees = {}
+    for root in dict.fromkeys(roots):
+        for path in sorted(root.rglob("*.py")):
+            name = f"{root.name}/{path.relative_to(root).as_posix()}"
+            trees[name] = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return trees
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """ids of the docstring nodes of a module (they may name the header, in words)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _strings(tree: ast.Module) -> list[str]:
+    docs = _docstrings(tree)
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
+
+
+def _is_clip(node: ast.AST) -> bool:
+    """A function that puts text on one line (``" ".join(text.split())``) and cuts it
+    with ``...``: a copy of :func:`iota_publisher._http.clip`."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    joins = any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "join"
+        and isinstance(n.func.value, ast.Constant)
+        and n.func.value.value == " "
+        and any(
+            isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr == "split"
+            for a in n.args
+        )
+        for n in ast.walk(node)
+    )
+    cuts = any(isinstance(n, ast.Constant) and n.value == "..." for n in ast.walk(node))
+    return joins and cuts
+
+
+# drivers/_base.py keeps its copy while the driver base may not import _http (requests is
+# imported by the drivers that use it); when it goes, this entry must go (checked below)
+_CLIP_COPIES_PENDING = {"drivers/_base.py:clip_text"}
+
+
+def test_protocol_literals_are_defined_once():
+    trees = _sources()
+    assert "iota_publisher/protocol/iri.py" in trees and "drivers/netatmo.py" in trees
+
+    header = [
+        name
+        for name, tree in trees.items()
+        for text in _strings(tree)
+        if "x-iota-api-version" in text.lower()
+    ]
+    assert header == ["iota_publisher/protocol/iri.py"], "the IRI header is spelled out twice"
+
+    page_sizes = []
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value = node.value
+                for target in targets:
+                    if (
+                        isinstance(target, ast.Name)
+                        and "PAGE" in target.id.upper()
+                        and isinstance(value, ast.Constant)
+                    ):
+                        page_sizes.append(f"{name}:{target.id}")
+            if (
+                isinstance(node, ast.keyword)
+                and "page" in (node.arg or "").lower()
+                and isinstance(node.value, ast.Constant)
+                and node.value.value == 20
+            ):
+                page_sizes.append(f"{name}:{node.arg}=20")
+        for text in _strings(tree):
+            if re.search(r"\bLIMIT\s+20\b", text, re.IGNORECASE):
+                page_sizes.append(f"{name}: {text[:40]!r}")
+    assert page_sizes == ["iota_publisher/protocol/marketplace.py:STREAM_PAGE_SIZE"]
+
+    clips = {
+        f"{name}:{node.name}"
+        for name, tree in trees.items()
+        for node in ast.walk(tree)
+        if _is_clip(node)
+    }
+    assert clips == {"iota_publisher/_http.py:clip", *_CLIP_COPIES_PENDING}
+
+
+def test_the_guard_finds_what_it_guards():
+    tree = ast.parse(
+        '''"""The X-IOTA-API-Version header, in words."""
+PAGE = 20
+H = {"X-IOTA-API-Version": "1"}
+
+
+def _clip(text):
+    """Cut."""
+    text = " ".join(text.split())
+    return text[:10] + "..."
+'''
+    )
+    assert [s for s in _strings(tree) if "X-IOTA" in s] == ["X-IOTA-API-Version"]
+    assert [n.name for n in ast.walk(tree) if _is_clip(n)] == ["_clip"]
 
 
 def test_answer_limits_grow_with_the_request():
