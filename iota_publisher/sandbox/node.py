@@ -1,12 +1,15 @@
 """A legacy IRI API node for one machine, its Tangle kept in SQLite.
 
 Speaks the HTTP API the publisher, the reference libraries and PyOTA use:
-``POST`` a JSON ``{"command": ..., ...}`` with the header
-``X-IOTA-API-Version``. Answers are JSON objects with ``duration`` (ms);
-refusals are ``{"error": "...", "duration": ms}`` with HTTP 400, worded as
-IRI words them (``Invalid API Version``, ``Command [x] is unknown``,
-``Invalid trytes input``, ``Invalid parameters``) plus a detail after a
-colon where IRI says nothing useful.
+``POST`` a JSON ``{"command": ..., ...}`` with the API version header
+(:data:`~iota_publisher.protocol.iri.API_VERSION_HEADER`). Answers are JSON
+objects with ``duration`` (ms); refusals are ``{"error": "...", "duration":
+ms}`` with HTTP 400, worded as IRI words them (``Invalid API Version``,
+``Command [x] is unknown``, ``Invalid trytes input``, ``Invalid
+parameters``) plus a detail after a colon where IRI says nothing useful.
+Parameters are checked by :mod:`iota_publisher.protocol.iri` (the checks the
+client makes, with the leniency below) and refused in the words of
+:func:`~iota_publisher.protocol.iri.iri_message`.
 
 What it checks before storing (``storeTransactions``; ``broadcastTransactions``
 checks the same and stores nothing, since a sandbox has no neighbours):
