@@ -170,6 +170,7 @@ class HttpSource(JsonSource):
         permanent :class:`DriverError`: the URL's keys must not travel to another host)."""
         from .._http import request_json  # requests, imported by the driver that uses it
 
+        failed: HttpError | None = None
         try:
             answer = request_json(
                 "GET",
@@ -181,7 +182,9 @@ class HttpSource(JsonSource):
                 check=False,
             )
         except HttpError as exc:
-            raise self._failure(exc) from exc.__cause__  # (scrubbed of the secrets by _http)
+            failed = exc  # its message shows query values that are not named as secrets
+        if failed is not None:  # raised outside the handler: the HttpError is not the context
+            raise self._failure(failed) from failed.__cause__  # (scrubbed of the secrets by _http)
         status = answer.status
         log.debug("http: GET %s: HTTP %d", self.safe_url, status)
         if answer.transient:

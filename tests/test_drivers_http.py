@@ -193,6 +193,7 @@ def test_http_query_secrets_stay_out_of_messages():
             source.read()
         assert "SECRET-APP-ID" not in str(info.value)
         assert "SECRET-APP-ID" not in str(info.value.__cause__ or "")
+        assert "SECRET-APP-ID" not in str(info.value.__context__ or "")
         assert "https://api.example/weather?q=***&appid=***" in str(info.value)
     assert "SECRET" not in repr(source)
 
