@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .._text import did_you_mean
+from .._text import clip, did_you_mean
 from ..errors import (
     ConfigError,
     DriverError,
@@ -412,5 +412,4 @@ _TEXT_LIMIT = 200  # characters of foreign text (stderr, bodies) kept in message
 
 def clip_text(text: str) -> str:
     """Foreign text (a program's stderr, an error body) for a message: one line, clipped."""
-    text = " ".join(text.split())
-    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
+    return clip(text, _TEXT_LIMIT)

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from ..pow import check_mwm
+from ..protocol.iri import MAX_BODY_LENGTH
 from ._db import SandboxError
 from ._http import JsonServer
 from .market import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
-from .node import MAX_BODY, SandboxNode
+from .node import SandboxNode
 
 __all__ = ["Sandbox"]
 
@@ -109,7 +110,7 @@ class Sandbox:
                         self.host,
                         port,
                         service.route,
-                        max_body=MAX_BODY,
+                        max_body=MAX_BODY_LENGTH,
                         name=f"sandbox {name}",
                         allowed_origin=self.allowed_origin,
                     )
