@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -33,7 +34,7 @@ _SECRET_HELP = (
 def secret_key_from(value: str | None) -> str:
     """The secret key from ``--secret-key`` (``-``: stdin), the environment, or a prompt."""
     if value == "-":
-        key = click.get_text_stream("stdin").readline().strip()
+        key = sys.stdin.readline().strip()
         if not key:
             raise CliError("--secret-key -: no secret key on stdin", EXIT_CONFIG)
         return key
