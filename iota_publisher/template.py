@@ -352,6 +352,7 @@ _SOURCE_TREES = (
     ("systemd", "*"),
     ("examples", "*.py"),
     ("examples", "*.json"),
+    ("examples", "*.md"),
 )
 
 
