@@ -45,6 +45,7 @@ import datetime
 import hashlib
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -70,9 +71,12 @@ class Stop(Exception):
 
 def time_ms(value, where):
     """A reading's own "time": ms (or s) since 1970, or ISO 8601 text."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return round(value * 1000 if abs(value) < SECONDS_BELOW else value)
-    if isinstance(value, str):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if abs(value) < SECONDS_BELOW:
+            value *= 1000
+        if abs(value) < 10**15:  # before the year 33000
+            return round(value)
+    elif isinstance(value, str):
         text = value.strip()
         text = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
         try:
@@ -104,10 +108,15 @@ def read_data(path, interval):
         stamp = data.pop("time", None)
         if set(data) == {"data"} and isinstance(data["data"], dict):
             data = data["data"]  # {"time": ..., "data": {...}}: a packet as publish.py prints it
+        where = f"{path} entry {index + 1}"
         if stamp is None:
             ms = round(now - (len(entries) - 1 - index) * interval * 1000)
         else:
-            ms = time_ms(stamp, f"{path} entry {index + 1}")
+            ms = time_ms(stamp, where)
+        try:  # every entry is checked before any is queued: a run queues all or nothing
+            json.dumps(data, allow_nan=False)
+        except ValueError as exc:
+            raise Stop(f"{where}: {exc}", 2) from None
         readings.append((ms, data))
     readings.sort(key=lambda reading: reading[0])  # stable: equal times keep their order
     return hashlib.sha256(raw).hexdigest(), readings
@@ -170,7 +179,10 @@ def publish_file(pub):
     else:
         for ms, data in readings:
             pub.enqueue(data, time=ms)
-        marker.write_text(digest + "\\n", encoding="ascii")
+        try:
+            marker.write_text(digest + "\\n", encoding="ascii")
+        except OSError as exc:
+            raise Stop(f"cannot write {marker}: {exc.strerror or exc}") from None
     send_waiting(pub)
 
 

@@ -306,6 +306,9 @@ def test_a_reading_with_its_own_time_keeps_it(tmp_path):
         ("{not json", "not valid JSON"),
         ('{"a": 1}', "list of objects"),
         ('[{"time": "yesterday", "a": 1}]', "entry 1: time"),
+        ('[{"a": 1}, {"time": NaN, "a": 2}]', "entry 2: time"),
+        ('[{"a": 1}, {"time": 1e300, "a": 2}]', "entry 2: time"),
+        ('[{"a": 1}, {"a": Infinity}]', "entry 2:"),
     ],
 )
 def test_a_bad_data_json_is_one_line(tmp_path, content, words):
