@@ -268,7 +268,7 @@ class Sandbox:
             raise ExistingFileError(target, f"cannot be read ({exc.strerror or exc})") from exc
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep
             data = None
         if isinstance(record, dict):
             if not isinstance(data, dict):
