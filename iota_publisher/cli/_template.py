@@ -88,11 +88,17 @@ def template(
     force: bool,
 ) -> None:
     """Build <sensor-id>-template.zip: config, README, publish.py examples, data.json."""
+    from ..device import is_id
     from ..template import build_template
 
+    if not is_id(sensor_id):  # before asking for the key
+        raise CliError(
+            "sensor id must start with a letter, then letters, digits, '-' or '_' (at most 40)",
+            EXIT_CONFIG,
+        )
     target = Path(out_dir) / f"{sensor_id}-template.zip"
     if not force and target.exists():
-        raise refuse(target)  # before asking for the key
+        raise refuse(target)
     key = secret_key_from(secret_key)
     try:
         path = build_template(

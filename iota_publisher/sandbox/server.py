@@ -227,6 +227,7 @@ class Sandbox:
         ``force``, which replaces it with a fresh config. The file appears
         whole (written aside, then renamed). A result that does not validate
         (an edit gone wrong) is a :class:`ConfigError` and is not written.
+        ``interval`` is that of a fresh config; an existing one keeps its own.
         """
         from ..config import Config
 
