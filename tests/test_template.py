@@ -208,10 +208,10 @@ def _key_in_zip(tmp_path: Path) -> str:
     [
         (["--secret-key", "-"], {}, f"{SECRET}\n"),
         ([], {"IOTA_PUBLISH_SECRET_KEY": SECRET}, ""),
-        ([], {}, f"{SECRET}\n"),  # the prompt
+        ([], {}, f"{SECRET}\n"),  # stdin is no terminal: a line of it
         (["--secret-key", SECRET], {"IOTA_PUBLISH_SECRET_KEY": "NOT-THIS-ONE"}, ""),
     ],
-    ids=["stdin", "environment", "prompt", "argv-first"],
+    ids=["stdin", "environment", "piped", "argv-first"],
 )
 def test_template_secret_key_sources(tmp_path, monkeypatch, extra, env, stdin):
     monkeypatch.delenv("IOTA_PUBLISH_SECRET_KEY", raising=False)
@@ -221,6 +221,26 @@ def test_template_secret_key_sources(tmp_path, monkeypatch, extra, env, stdin):
     assert result.exit_code == 0, result.output
     assert _key_in_zip(tmp_path) == SECRET
     assert SECRET not in result.output  # never echoed, not even the prompt's answer
+
+
+def test_template_asks_for_the_secret_key_on_a_terminal_without_echo(tmp_path, monkeypatch):
+    from iota_publisher.cli import _template
+
+    monkeypatch.delenv("IOTA_PUBLISH_SECRET_KEY", raising=False)
+    monkeypatch.setattr(_template, "_on_terminal", lambda: True)
+    result = CliRunner().invoke(main, [*TEMPLATE_ARGS, "--out", str(tmp_path)], input=f"{SECRET}\n")
+    assert result.exit_code == 0, result.output
+    assert "Secret key:" in result.output and SECRET not in result.output
+    assert _key_in_zip(tmp_path) == SECRET
+
+
+@pytest.mark.parametrize("extra", [[], ["--secret-key", "-"]])
+def test_template_without_any_secret_key_is_an_error(tmp_path, monkeypatch, extra):
+    monkeypatch.delenv("IOTA_PUBLISH_SECRET_KEY", raising=False)
+    result = CliRunner().invoke(main, [*TEMPLATE_ARGS, "--out", str(tmp_path), *extra], input="")
+    assert result.exit_code == 2 and "stdin" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "station-7-template.zip").exists()
 
 
 def test_template_secret_key_from_empty_stdin_is_an_error(tmp_path, monkeypatch):

@@ -33,20 +33,30 @@ _SECRET_HELP = (
 
 def secret_key_from(value: str | None) -> str:
     """The secret key from ``--secret-key`` (``-``: stdin), the environment, or a prompt."""
-    if value == "-":
-        key = sys.stdin.readline().strip()
-        if not key:
-            raise CliError("--secret-key -: no secret key on stdin", EXIT_CONFIG)
-        return key
-    if value:
+    if value and value != "-":
         return value
-    key = os.environ.get(SECRET_KEY_ENV, "").strip()
-    if key:
-        return key
-    key = click.prompt("Secret key", hide_input=True).strip()
+    if value is None:
+        key = os.environ.get(SECRET_KEY_ENV, "").strip()
+        if key:
+            return key
+    if _on_terminal():  # typed: hidden, also for '-'
+        key = click.prompt("Secret key", hide_input=True).strip()
+    else:  # piped: a line of stdin (no prompt, nothing to echo)
+        key = sys.stdin.readline().strip()
     if not key:
-        raise CliError("no secret key given", EXIT_CONFIG)
+        raise CliError(
+            f"no secret key: give --secret-key - (a line on stdin), set ${SECRET_KEY_ENV}, "
+            "or run on a terminal to be asked",
+            EXIT_CONFIG,
+        )
     return key
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # no stdin, or a closed one
+        return False
 
 
 def refuse(path: object, reason: str = "exists") -> CliError:
