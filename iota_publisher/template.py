@@ -250,7 +250,7 @@ README = """# {sensor_id}: publisher for the IOTA Data Marketplace
 This folder publishes the data of device `{sensor_id}` to the IOTA Data Marketplace:
 
 - `config.json`: the device's id and secret key, the IOTA node (`provider`) and the marketplace
-  (`endpoint`). Keep it private: it is readable by you only.
+  (`endpoint`). Keep it private (`chmod 600 config.json` if your unzip tool did not).
 - `publish.py`: two examples, publishing the readings of `data.json` or polling a web source.
 - `data.json`: sample readings.
 - `requirements.txt`: what `pip` installs{shipped}.
