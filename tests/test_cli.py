@@ -188,6 +188,8 @@ def test_template_zip_is_ready_to_use(tmp_path):
             "data.json",
             "requirements.txt",
             "iota-publisher-src.tar.gz",
+            "config.example.json",
+            "systemd/iota-publish.service",
         )
     }
     assert stat.S_IMODE(mode) == 0o600
