@@ -22,17 +22,22 @@ Every timestamp the store writes comes from its ``clock``.
 The database runs in WAL mode with ``synchronous=FULL`` (a committed stage
 survives power loss), its files are created ``0600`` inside a ``0700``
 directory, and an exclusive lock file keeps a second process from using the
-same channel. The outbox is bounded: past ``outbox_limit`` readings the
-oldest *queued* ones are dropped, counted and logged.
+same channel. Within the process one :class:`Store` may be shared by threads
+(a collector enqueuing while a sender drains): every method runs under one
+re-entrant lock, so each is atomic with respect to the others. The outbox is
+bounded: past ``outbox_limit`` readings the oldest *queued* ones are dropped,
+counted and logged.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -124,10 +129,23 @@ _ROW_FIELDS = tuple(f.name for f in fields(OutboxRow))
 _COLUMNS = ", ".join(_ROW_FIELDS)
 
 
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a Store method under the store's lock (one connection, many threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Store:
     """The publisher's SQLite state in ``state_dir``.
 
     ``clock`` (seconds since the epoch) stamps every time the store writes.
+    Safe to share between threads of one process: one connection, and every
+    method (each transaction) holds a re-entrant lock while it runs.
     """
 
     def __init__(
@@ -140,6 +158,7 @@ class Store:
         self.state_dir = Path(state_dir)
         self.outbox_limit = outbox_limit
         self._clock = clock
+        self._mutex = threading.RLock()
         try:
             self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -149,7 +168,9 @@ class Store:
         try:
             os.close(os.open(db, os.O_CREAT | os.O_RDWR, 0o600))
             os.chmod(db, 0o600)
-            self._db = sqlite3.connect(db, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(
+                db, isolation_level=None, timeout=30, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -170,6 +191,7 @@ class Store:
             ) from None
         return fd
 
+    @_locked
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -184,10 +206,12 @@ class Store:
 
     # -- meta ----------------------------------------------------------------
 
+    @_locked
     def get_meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
+    @_locked
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction():
             self._set_meta(key, value)
@@ -211,6 +235,7 @@ class Store:
 
     # -- outbox --------------------------------------------------------------
 
+    @_locked
     def enqueue(self, time_ms: int, data_json: str) -> int:
         """Accept a reading; returns its outbox id. Drops the oldest queued past the limit."""
         now = int(self._clock() * 1000)
@@ -237,6 +262,7 @@ class Store:
                     )
         return row_id
 
+    @_locked
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[OutboxRow]:
         cursor = self._db.cursor()
         cursor.row_factory = sqlite3.Row
@@ -253,6 +279,7 @@ class Store:
     def get(self, row_id: int) -> OutboxRow | None:
         return self._select("WHERE id = ?", (row_id,))
 
+    @_locked
     def prepare(
         self,
         row_id: int,
@@ -281,6 +308,7 @@ class Store:
                 bundle=json.dumps(bundle),
             )
 
+    @_locked
     def save_attached(self, row_id: int, attached: list[str], tail: str) -> OutboxRow:
         """Keep the attached trytes; returns the row, now ``attached``."""
         with self._transaction():
@@ -292,11 +320,13 @@ class Store:
                 tail=tail,
             )
 
+    @_locked
     def mark_stored(self, row_id: int) -> OutboxRow:
         """The node has the transactions; returns the row, now ``stored``."""
         with self._transaction():
             return self._update(row_id, Stage.ATTACHED, stage=Stage.STORED)
 
+    @_locked
     def mark_registered(self, row_id: int) -> None:
         """newData succeeded: the reading is done (its row is removed)."""
         with self._transaction():
@@ -307,6 +337,7 @@ class Store:
                 raise StoreError(f"outbox row {row_id} is not at stage {Stage.STORED.value!r}")
             self._bump("registered", 1)
 
+    @_locked
     def record_error(self, row_id: int, message: str) -> None:
         with self._transaction():
             self._db.execute(
@@ -330,6 +361,7 @@ class Store:
             raise StoreError(f"outbox row {row_id} is not at stage {expected.value!r}")
         return rows[0]
 
+    @_locked
     def stats(self) -> dict[str, int]:
         """Readings per stage, plus ``registered`` and ``dropped`` totals."""
         out = {stage.value: 0 for stage in Stage}
@@ -342,15 +374,26 @@ class Store:
     # -- transactions --------------------------------------------------------
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._mutex)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` .. ``COMMIT`` (``ROLLBACK`` on an exception), holding the lock."""
+
+    def __init__(self, db: sqlite3.Connection, mutex: threading.RLock) -> None:
         self.db = db
+        self.mutex = mutex
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.mutex.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.mutex.release()
+            raise
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.mutex.release()
