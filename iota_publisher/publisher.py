@@ -53,6 +53,7 @@ import json
 import logging
 import secrets
 import sys
+import threading
 import time as _time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -146,6 +147,10 @@ class Publisher:
     :class:`~iota_publisher.marketplace.MarketplaceClient`), ``store``,
     ``clock`` (seconds since the epoch), ``side_keys`` (a function returning
     fresh 81-tryte keys) and ``out`` (where debug output goes).
+
+    Threads: :meth:`enqueue` may run in one thread (a collector) while
+    :meth:`drain` runs in another (a sender); the store serialises them.
+    :meth:`drain` and :meth:`publish` themselves run in one thread at a time.
     """
 
     def __init__(
@@ -167,6 +172,7 @@ class Publisher:
         self._marketplace = marketplace
         self._store = store
         self._own_store = False
+        self._store_lock = threading.Lock()
         self._channel: Channel | None = None
 
     @classmethod
@@ -178,12 +184,13 @@ class Publisher:
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(
-                self.config.state_dir, outbox_limit=self.config.outbox_limit, clock=self._clock
-            )
-            self._own_store = True
-        return self._store
+        with self._store_lock:  # opened once, whichever thread asks first
+            if self._store is None:
+                self._store = Store(
+                    self.config.state_dir, outbox_limit=self.config.outbox_limit, clock=self._clock
+                )
+                self._own_store = True
+            return self._store
 
     @property
     def node(self) -> Any:
