@@ -5,10 +5,14 @@
 
 Readings pass through the durable outbox of :mod:`iota_publisher.store`, so a
 reading accepted by :meth:`Publisher.publish` or :meth:`Publisher.enqueue` is
-published and registered exactly once, in order, even across crashes and
-outages: when the node or the marketplace is unreachable, ``publish`` raises
-the (transient) error and the reading waits in the outbox for the next
-:meth:`Publisher.drain`.
+published as one MAM message and registered once, in order, even across
+crashes and outages: when the node or the marketplace is unreachable,
+``publish`` raises the (transient) error and the reading waits in the outbox
+for the next :meth:`Publisher.drain`. Where the protocol cannot tell (the
+marketplace stored a packet and its answer was lost) registration is
+at-least-once: the same root is sent again, and readers
+(:mod:`iota_publisher.fetch`, the sandbox marketplace) keep a root once. A
+parked reading sent again later (``retry``) goes out after newer ones.
 
 In debug mode (the template's default) nothing is sent and no state changes,
 whichever method is called: :meth:`Publisher.publish` and
@@ -36,8 +40,10 @@ Refusals, when a peer answers and says no:
   with the next reading; ``iota-publish status`` lists them and ``retry``
   sends them again;
 * a refusal that is not about the reading but about the setup (403 from
-  ``newData``: the secret key; 401/403/404/405/407: the URL or access) and
-  every transient failure raise, the reading waiting where it is.
+  ``newData``: the secret key; 401/403/404/405/407: the URL or access; the
+  node refusing ``getTransactionsToApprove`` or ``attachToTangle``: the node
+  or the ``mwm`` setting), an answer that breaks the protocol, and every
+  transient failure raise, the reading waiting where it is.
 
 Time stamps (the bundle's ``timestamp``, the local proof of work's
 ``attachmentTimestamp``) come from a clock that never goes back for a
