@@ -104,6 +104,9 @@ def test_errors():
         "HttpError",
         "HttpUnavailableError",
         "ExistingFileError",
+        "StoreFullError",
+        "StoreBusyError",
+        "ReadingParkedError",
     }
 
 

@@ -480,20 +480,17 @@ def check_attached(attached: Sequence[str], trunk: str, branch: str, mwm_: int) 
     """Check attached trytes as attachToTangle must have made them (for remote PoW).
 
     One consistent bundle (indexes, bundle hash), every hash with at least
-    ``mwm_`` trailing zero trits and a nonce that is not all ``9``, the
-    chaining attachToTangle makes: the head (highest index) approves
-    ``trunk`` and ``branch``, every other transaction has the next index's
-    hash as trunk and ``trunk`` as branch.
+    ``mwm_`` trailing zero trits (the work itself: a node that did none is
+    caught here; an all-``9`` nonce is no sign of that, since a search that
+    starts from the transaction's own nonce, as IRI's does, returns it when
+    the hash already has the weight), and the chaining attachToTangle makes:
+    the head (highest index) approves ``trunk`` and ``branch``, every other
+    transaction has the next index's hash as trunk and ``trunk`` as branch.
     """
     try:
         txs = validate_bundle(list(attached), mwm=mwm_)
     except InvalidInputError as exc:
         raise ProtocolError("trytes", f"are not an attached bundle: {exc}") from exc
-    for tx in txs:
-        if not tx.nonce.strip("9"):
-            raise ProtocolError(
-                "trytes", f"transaction {tx.current_index} has no nonce", index=tx.current_index
-            )
     head = txs[-1]
     if (head.trunk_transaction, head.branch_transaction) != (trunk, branch):
         raise ProtocolError("trytes", "do not approve the tips given", kind="format")
