@@ -37,6 +37,7 @@ from ._http import (
     RetryPolicy,
     clip,
     is_transient_status,
+    redact_url,
     scrub,
 )
 from .device import validate_data_types, validate_device
@@ -152,7 +153,7 @@ class MarketplaceClient(HttpClient):
         return cls(api, new_data_url=url, **kw)
 
     def __repr__(self) -> str:
-        return f"MarketplaceClient({self.api!r})"
+        return f"MarketplaceClient({redact_url(self.api)!r})"
 
     # -- the HTTP boundary ---------------------------------------------------
 
