@@ -331,7 +331,15 @@ class HatClient(HttpClient):
         answer = self._retry(
             lambda: self._send("GET", "/publickey", "publickey", raw=True), what="HAT publickey"
         )
-        return str(answer.data)
+        text = str(answer.data).strip()
+        if text.startswith('"'):  # a JSON string (the sandbox HAT answers JSON only)
+            try:
+                text = str(json.loads(text))
+            except ValueError:
+                pass
+        if "BEGIN PUBLIC KEY" not in text:
+            raise self._invalid("publickey", answer, "expected a PEM public key")
+        return text
 
     def application_token(self, application: str = "dex") -> str:
         """A token the HAT issues for ``application`` (``dex`` for claiming offers):
