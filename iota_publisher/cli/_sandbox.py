@@ -114,6 +114,18 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str, force: bool) -
             echo(f"  marketplace API:        {sb.api_url}   (newData: {sb.endpoint})")
             echo(f"  demo user:              userId {sb.user_id}   apiKey {sb.api_key}")
             echo(f"  demo device:            sensorId {device_id}   secretKey {secret_key}")
+            if sb.hat_url:
+                from ..sandbox.hat import DEMO_ENDPOINT, DEMO_NAMESPACE
+
+                echo(
+                    f"  HAT:                    {sb.hat_url}   "
+                    f"owner login {' / '.join(sb.hat_owner)}"
+                )
+                echo(f"  DEX:                    {sb.dex_url}   buyer login {' / '.join(sb.buyer)}")
+                echo(
+                    f"  HAT records:            namespace {DEMO_NAMESPACE}   "
+                    f"endpoint {DEMO_ENDPOINT}"
+                )
             if written is None:
                 echo(
                     f"  did NOT update {config_path}: {problem}; fix it "
