@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ProtocolError
+from ..errors import ProtocolError, PublisherError
 from ..protocol import dex as _dex
 from ..protocol import hat as _hat
 from ._db import Database
@@ -92,7 +92,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-class DexRefusal(Exception):
+class DexRefusal(PublisherError):
+    """A refused request, answered ``{"error", "message"}`` with ``status``."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

@@ -59,7 +59,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ProtocolError
+from ..errors import ProtocolError, PublisherError
 from ..protocol import hat as _hat
 from ._db import Database, SandboxError
 from ._http import Request
@@ -121,8 +121,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-class HatRefusal(Exception):
-    """A refused request: answered ``{"message", "cause"}`` with ``status``."""
+class HatRefusal(PublisherError):
+    """A refused request, answered ``{"message", "cause"}`` with ``status`` (Python
+    callers of :class:`SandboxHat`'s methods get it raised)."""
 
     def __init__(self, status: int, message: str, cause: str = "") -> None:
         super().__init__(message)
