@@ -4,6 +4,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 
 import jwt
@@ -580,3 +586,40 @@ def test_the_flow_end_to_end(tmp_path, monkeypatch):
         with pytest.raises(HatRejectedError):
             collector.data_debit_values("weather")
         assert json.loads(config.read_text())["sensorId"]
+
+
+def test_cli_sandbox_prints_the_hat_and_dex_logins(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iota_publisher", "sandbox", "--port", "0", "--mwm", "5"]
+        + ["--data", str(tmp_path / "data"), "--config", str(tmp_path / "cfg.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    killer = threading.Timer(30, proc.kill)
+    killer.start()
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        text = "".join(lines)
+        hat = re.search(r"HAT: +(http://127\.0\.0\.1:\d+) +owner login (\S+) / (\S+)", text)
+        dex = re.search(r"DEX: +(http://127\.0\.0\.1:\d+) +buyer login (\S+) / (\S+)", text)
+        assert hat and dex, text
+        assert f"namespace {NS}   endpoint {EP}" in text
+        client = HatClient(hat[1], username=hat[2], password=hat[3], retry_policy=NO_RETRY)
+        assert client.read(NS, EP) == []
+        DexClient(dex[1], username=dex[2], password=dex[3]).create_offer(offer_json())
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "sandbox stopped" in out and not err
