@@ -296,9 +296,11 @@ class DexClient(HttpClient):
             raise self._invalid("offer", answer, exc) from None
 
     def set_offer_status(self, offer_id: str, status: str) -> Offer:
-        """``PUT /api/v2/offer/{id}?status=`` (``approved`` or ``rejected``)."""
+        """``PUT /api/v2/offer/{id}?status=`` (``approved``, ``rejected``, ...)."""
         if status not in _dex.STATUSES:
-            raise InvalidInputError("status must be approved or rejected", field="status")
+            raise InvalidInputError(
+                f"status must be one of {sorted(_dex.STATUSES)}", field="status"
+            )
         path = f"{_dex.OFFER_PATH}/{_id(offer_id)}"
         answer = self._owner("PUT", path, "offer-status", params={"status": status})
         try:

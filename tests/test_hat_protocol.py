@@ -369,6 +369,9 @@ def test_reference_offer_satisfied_by_a_location_device_only():
         ({}, 999, "not_started"),
         ({}, 10_000_000, "expired"),
         ({"status": "rejected"}, 5000, "rejected"),
+        ({"status": "draft"}, 5000, "rejected"),
+        ({"status": "satisfied"}, 5000, "ok"),
+        ({"status": "oversubscribed"}, 5000, "full"),
         ({"totalUserClaims": 2}, 5000, "full"),
         ({"totalUserClaims": 1}, 5000, "ok"),
     ],
@@ -437,6 +440,16 @@ def test_unsatisfiable_fields_filters_links_and_conditions():
 def test_bad_offers_are_refused(changes):
     with pytest.raises(ProtocolError):
         _dex.offer(sensor_offer(**changes))
+
+
+def test_iso_times_and_no_collection_duration():
+    raw = sensor_offer(starts="1970-01-01T00:00:01Z", expires="1970-01-01T03:00:00.000Z")
+    del raw["collectionDuration"]
+    offer = _dex.offer(raw)
+    assert (offer.starts, offer.expires, offer.collection_duration) == (1000, 10_800_000, None)
+    assert offer.collects_for(800_000) == 10_000_000
+    assert "collectionDuration" not in offer.to_json()
+    assert _dex.offer(sensor_offer()).collects_for(0) == 3_600_000
 
 
 def test_claims_answer():

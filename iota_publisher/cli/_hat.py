@@ -49,6 +49,12 @@ def _duration(ms: int) -> str:
     return " ".join(p for p in parts if p) or f"{seconds} s"
 
 
+def _collects(item: Any) -> str:
+    if item.collection_duration is None:
+        return "until it expires"
+    return f"for {_duration(item.collection_duration)}"
+
+
 def _field_ids(config_path: str) -> list[str]:
     config = load(config_path)
     if config.fields is None:
@@ -165,8 +171,8 @@ def offers(config_path: str, dex_url: str, namespace: str, endpoint: str, show_a
         if verdict.ok:
             click.echo(f"    gives: {_gives(verdict)}")
         click.echo(
-            f"    open {_when(item.starts)} .. {_when(item.expires)}; collects for "
-            f"{_duration(item.collection_duration)}; users {item.min_users}..{item.max_users} "
+            f"    open {_when(item.starts)} .. {_when(item.expires)}; collects "
+            f"{_collects(item)}; users {item.min_users}..{item.max_users} "
             f"(claimed by {claimed}); status {item.status}"
         )
     if not shown:
@@ -217,8 +223,8 @@ def claim(
             click.echo(f"  {item.description}")
         click.echo(f"  the buyer gets, from {namespace}/{endpoint}: {_gives(verdict)}")
         click.echo(
-            f"  every such record stored on the HAT, for {_duration(item.collection_duration)} "
-            f"from the claim (until about {_when(now + item.collection_duration)})"
+            f"  every such record stored on the HAT, for {_duration(item.collects_for(now))} "
+            f"from the claim (until about {_when(now + item.collects_for(now))})"
         )
         if item.data_conditions is not None:
             click.echo("  only while the offer's data conditions hold")

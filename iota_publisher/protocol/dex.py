@@ -41,11 +41,17 @@ OFFERS_PATH = "/api/v2/offers"
 OFFER_PATH = "/api/v2/offer"
 APPLICATION = "dex"  # the application a HAT issues DEX's token for
 MARKETPLACE_ROLE = "MarketPlace"
-STATUSES = frozenset({"approved", "rejected"})
+# DEX's offer statuses; an approved offer stays claimable once satisfied (requiredMinUser
+# reached) and is full when oversubscribed
+STATUSES = frozenset({"draft", "paid", "approved", "rejected", "oversubscribed", "satisfied"})
+CLAIMABLE_STATUSES = frozenset({"approved", "satisfied"})
+FULL_STATUS = "oversubscribed"
 REASONS = ("ok", "rejected", "not_started", "expired", "full", "unsatisfiable")
 
 
 def _ms(value: object, name: str) -> int:
+    if isinstance(value, str):  # DEX's DateTimes may come as ISO 8601 strings
+        return _hat.parse_time(value, name)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -70,14 +76,15 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
 
 @dataclass(frozen=True)
 class Offer:
-    """One DEX offer (times in ms). ``claims`` is how many HATs claimed it, if DEX said."""
+    """One DEX offer (times in ms). ``claims`` is how many HATs claimed it, if DEX said;
+    ``collection_duration`` is ``None`` when the offer sets none (data until it expires)."""
 
     offer_id: str
     title: str
     description: str
     starts: int
     expires: int
-    collection_duration: int
+    collection_duration: int | None
     bundle_name: str
     required_data: Mapping[str, Any] = field(repr=False)
     min_users: int
@@ -86,6 +93,12 @@ class Offer:
     data_conditions: Mapping[str, Any] | None = field(default=None, repr=False)
     claims: int | None = None
 
+    def collects_for(self, now_ms: int) -> int:
+        """Milliseconds a claim made at ``now_ms`` collects data."""
+        if self.collection_duration is not None:
+            return self.collection_duration
+        return max(0, self.expires - now_ms)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "offerId": self.offer_id,
@@ -93,12 +106,13 @@ class Offer:
             "description": self.description,
             "starts": self.starts,
             "expires": self.expires,
-            "collectionDuration": self.collection_duration,
             "requiredData": {"name": self.bundle_name, "bundle": dict(self.required_data)},
             "requiredMinUser": self.min_users,
             "requiredMaxUser": self.max_users,
             "status": self.status,
         }
+        if self.collection_duration is not None:
+            out["collectionDuration"] = self.collection_duration
         if self.data_conditions is not None:
             out["dataConditions"] = dict(self.data_conditions)
         if self.claims is not None:
@@ -133,13 +147,14 @@ def offer(data: object) -> Offer:
     if expires <= starts:
         raise ProtocolError("expires", "must be after starts", kind="range")
     claimed = data.get("totalUserClaims")
+    duration = data.get("collectionDuration")
     return Offer(
         offer_id=_text(data, "offerId"),
         title=_text(data, "title"),
         description=_text(data, "description", required=False),
         starts=starts,
         expires=expires,
-        collection_duration=_ms(data.get("collectionDuration"), "collectionDuration"),
+        collection_duration=None if duration is None else _ms(duration, "collectionDuration"),
         bundle_name=bundle_name or _text(data, "offerId"),
         required_data=required,
         min_users=min_users,
@@ -277,7 +292,9 @@ def satisfiable(
     fields its records have."""
     target = _hat.full_endpoint(namespace, endpoint)
     record_fields = frozenset(field_ids) | {_hat.RECORD_TIME, _hat.RECORD_DEVICE}
-    if item.status != "approved":
+    if item.status == FULL_STATUS:
+        return Verdict("full", "the offer is oversubscribed")
+    if item.status not in CLAIMABLE_STATUSES:
         return Verdict("rejected", f"the offer's status is {item.status!r}")
     if now_ms < item.starts:
         return Verdict("not_started", "the offer is not open for claims yet")

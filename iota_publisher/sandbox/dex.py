@@ -282,7 +282,7 @@ class SandboxDex:
         except ProtocolError as exc:
             raise DexRefusal(400, f"not a valid offer: {exc}") from None
         if offer.status not in _dex.STATUSES:
-            raise DexRefusal(400, "status must be approved or rejected")
+            raise DexRefusal(400, f"status must be one of {sorted(_dex.STATUSES)}")
         login = f"dex-{secrets.token_hex(6)}"
         with self._lock, self.db.write() as conn:
             if conn.execute(
@@ -310,7 +310,7 @@ class SandboxDex:
             raise DexRefusal(403, "only the offer's owner sets its status")
         status = request.query.get("status")
         if status not in _dex.STATUSES:
-            raise DexRefusal(400, "status must be approved or rejected")
+            raise DexRefusal(400, f"status must be one of {sorted(_dex.STATUSES)}")
         with self.db.write() as conn:
             conn.execute("UPDATE offers SET status = ? WHERE offer_id = ?", (status, offer_id))
         return self._offer_json(self._offer_row(offer_id))
@@ -353,7 +353,9 @@ class SandboxDex:
                 return self._claim_json(offer_id, address)
             offer = _dex.offer(self._offer_json(row))
             now = self._now_ms()
-            if offer.status != "approved":
+            if offer.status == _dex.FULL_STATUS:
+                raise DexRefusal(400, "the offer is full (oversubscribed)")
+            if offer.status not in _dex.CLAIMABLE_STATUSES:
                 raise DexRefusal(400, f"the offer is {offer.status}")
             if now < offer.starts:
                 raise DexRefusal(400, "the offer is not open for claims yet")
@@ -378,7 +380,7 @@ class SandboxDex:
             dict(offer.required_data),
             purpose=offer.description or offer.title,
             start_ms=now,
-            period_s=max(1, offer.collection_duration // 1000),
+            period_s=max(1, offer.collects_for(now) // 1000),
             client_name=owner,
             client_url="http://127.0.0.1/",
             terms_url="http://127.0.0.1/terms",
