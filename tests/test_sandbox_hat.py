@@ -426,7 +426,7 @@ def test_offers_need_the_marketplace_role(local):
         json={"offerId": "x"},
         headers={"X-Auth-Token": buyer.login()},
     )
-    assert bad.status_code == 400 and "not a valid offer" in bad.json()["message"]
+    assert bad.status_code == 400 and "not a valid offer" in bad.json()["cause"]
 
 
 def test_claims_register_a_debit_and_are_confirmed_once_enabled(local):

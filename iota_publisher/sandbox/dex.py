@@ -1,6 +1,6 @@
 """A local HAT Data Exchange (DEX) for one machine, kept in SQLite.
 
-Endpoints (errors are ``{"error", "message"}``):
+Endpoints (errors are ``{"message", "cause"}``, as DEX answers them):
 
 =========================================  ======  =============================================
 ``/api/users/access_token``                GET     headers ``username``, ``password`` ->
@@ -93,7 +93,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 class DexRefusal(PublisherError):
-    """A refused request, answered ``{"error", "message"}`` with ``status``."""
+    """A refused request, answered ``{"message", "cause"}`` with ``status``."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -433,7 +433,7 @@ class SandboxDex:
                 raise DexRefusal(413, "the body is too long")
             return self._dispatch(request)
         except DexRefusal as exc:
-            return exc.status, {"error": _ERRORS.get(exc.status, "Error"), "message": exc.message}
+            return exc.status, {"message": _ERRORS.get(exc.status, "Error"), "cause": exc.message}
 
     def _dispatch(self, request: Request) -> tuple[int, Any]:
         path = request.path.rstrip("/") or "/"
