@@ -453,3 +453,101 @@ class ReadingParkedError(PublisherError):
 
 
 __all__ += ["ReadingParkedError", "StoreBusyError", "StoreFullError"]
+
+# -- HAT and DEX (iota_publisher.hat, iota_publisher.dex) ----------------------------
+# A HAT (Hub of All Things) or the HAT Data Exchange failed or refused a call. Secrets
+# (passwords, access tokens) never appear in their messages.
+
+
+class HatError(_RemoteError):
+    """A HAT call failed. ``call`` names it (``"login"``, ``"write"``, ``"data-debit"``...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str | None = None,
+        status: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, text=text)
+        self.call = call
+
+
+class HatUnavailableError(HatError, TransientError):
+    """The HAT could not be reached, timed out, or answered 5xx / 408 / 429."""
+
+
+class HatRejectedError(HatError):
+    """The HAT refused the request (4xx other than an authentication failure)."""
+
+
+class HatAuthError(HatRejectedError):
+    """The HAT refused the credentials or the token (401, or 403 for a missing
+    permission): a new login with the same credentials will not help."""
+
+
+class HatNotFoundError(HatRejectedError):
+    """404: the endpoint, record or data debit does not exist on this HAT."""
+
+
+class InvalidHatResponseError(HatError, PeerDataError):
+    """The HAT answered, but not with what its API promises."""
+
+
+class DexError(_RemoteError):
+    """A HAT Data Exchange call failed. ``call`` names it (``"offers"``, ``"claim"``...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str | None = None,
+        status: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, text=text)
+        self.call = call
+
+
+class DexUnavailableError(DexError, TransientError):
+    """DEX could not be reached, timed out, or answered 5xx / 408 / 429."""
+
+
+class DexRejectedError(DexError):
+    """DEX refused the request (4xx)."""
+
+
+class DexAuthError(DexRejectedError):
+    """DEX refused the credentials or the token (401 / 403)."""
+
+
+class InvalidDexResponseError(DexError, PeerDataError):
+    """DEX answered, but not with what its API promises."""
+
+
+class OfferNotClaimableError(PublisherError):
+    """An offer cannot be claimed by this device: ``reason`` is one of ``"expired"``,
+    ``"not_started"``, ``"full"``, ``"rejected"``, ``"unsatisfiable"``; ``detail``
+    says why in words."""
+
+    def __init__(self, message: str, *, reason: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.detail = detail
+
+
+__all__ += [
+    "DexAuthError",
+    "DexError",
+    "DexRejectedError",
+    "DexUnavailableError",
+    "HatAuthError",
+    "HatError",
+    "HatNotFoundError",
+    "HatRejectedError",
+    "HatUnavailableError",
+    "InvalidDexResponseError",
+    "InvalidHatResponseError",
+    "OfferNotClaimableError",
+]

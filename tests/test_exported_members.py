@@ -107,6 +107,18 @@ def test_errors():
         "StoreFullError",
         "StoreBusyError",
         "ReadingParkedError",
+        "HatError",
+        "HatUnavailableError",
+        "HatRejectedError",
+        "HatAuthError",
+        "HatNotFoundError",
+        "InvalidHatResponseError",
+        "DexError",
+        "DexUnavailableError",
+        "DexRejectedError",
+        "DexAuthError",
+        "InvalidDexResponseError",
+        "OfferNotClaimableError",
     }
 
 

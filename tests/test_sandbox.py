@@ -415,7 +415,12 @@ def test_persistent_across_restarts_and_one_sandbox_per_directory(tmp_path):
             market.new_data(device_id, sk, root="R" * 81, sidekey="S" * 81, time=1)
             market.purchase_stream(sb.user_id, device_id, api_key=sb.api_key)
         api_key = sb.api_key
-    assert sorted(p.name for p in data.iterdir() if p.suffix == ".db") == ["market.db", "node.db"]
+    assert sorted(p.name for p in data.iterdir() if p.suffix == ".db") == [
+        "dex.db",
+        "hat.db",
+        "market.db",
+        "node.db",
+    ]
     assert (data / "node.db").stat().st_mode & 0o777 == 0o600
     with Sandbox(data, mwm=MWM) as sb:
         assert sb.create_demo_device() == (device_id, sk)

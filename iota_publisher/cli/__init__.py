@@ -2,7 +2,8 @@
 
 One module per command group: ``_run`` (run, check, read), ``_publish``
 (publish, fetch), ``_template`` (init, template), ``_bench`` (bench),
-``_sandbox`` (sandbox), ``_status`` (status, retry, drop); ``_common`` holds
+``_sandbox`` (sandbox), ``_status`` (status, retry, drop), ``_hat`` (offers,
+claim, debits: selling through HAT Data Exchange); ``_common`` holds
 what they share.
 
 ``-v`` (more log output) and ``-q`` (less) go before or after the command
@@ -23,6 +24,7 @@ from .. import _backend
 from .._version import __version__
 from ._bench import bench
 from ._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, CliError, verbosity_options
+from ._hat import claim, debits, offers
 from ._publish import fetch, publish
 from ._run import check, read, run
 from ._sandbox import sandbox
@@ -59,5 +61,8 @@ for _command in (run, check, read, publish, fetch, bench, template, init, sandbo
     _command.params.extend(verbosity_options())
     main.add_command(_command)
 for _command in (status, retry, drop):  # the outbox: look in, act on parked readings
+    _command.params.extend(verbosity_options())
+    main.add_command(_command)
+for _command in (offers, claim, debits):  # HAT Data Exchange
     _command.params.extend(verbosity_options())
     main.add_command(_command)

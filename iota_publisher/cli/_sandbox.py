@@ -18,7 +18,8 @@ __all__ = ["sandbox"]
     type=click.IntRange(0, 65534),
     default=14265,
     show_default=True,
-    help="The node's port; the marketplace takes the next one (0: any free ports).",
+    help="The node's port; the marketplace, the HAT and DEX take the next three (0: any free "
+    "ports).",
 )
 @click.option(
     "--mwm",
@@ -76,7 +77,15 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str, force: bool) -
     try:
         market_port = port + 1 if port else 0
         try:
-            sb = Sandbox(data_dir, node_port=port, market_port=market_port, mwm=mwm)
+            more = port + 3 <= 65535 if port else False  # the HAT and DEX take the next two
+            sb = Sandbox(
+                data_dir,
+                node_port=port,
+                market_port=market_port,
+                hat_port=port + 2 if more else 0,
+                dex_port=port + 3 if more else 0,
+                mwm=mwm,
+            )
             sb.start()
         except SandboxError as exc:
             raise CliError(str(exc), EXIT_FAILURE) from exc
@@ -114,6 +123,18 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str, force: bool) -
             echo(f"  marketplace API:        {sb.api_url}   (newData: {sb.endpoint})")
             echo(f"  demo user:              userId {sb.user_id}   apiKey {sb.api_key}")
             echo(f"  demo device:            sensorId {device_id}   secretKey {secret_key}")
+            if sb.hat_url:
+                from ..sandbox.hat import DEMO_ENDPOINT, DEMO_NAMESPACE
+
+                echo(
+                    f"  HAT:                    {sb.hat_url}   "
+                    f"owner login {' / '.join(sb.hat_owner)}"
+                )
+                echo(f"  DEX:                    {sb.dex_url}   buyer login {' / '.join(sb.buyer)}")
+                echo(
+                    f"  HAT records:            namespace {DEMO_NAMESPACE}   "
+                    f"endpoint {DEMO_ENDPOINT}"
+                )
             if written is None:
                 echo(
                     f"  did NOT update {config_path}: {problem}; fix it "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,12 @@ from .node import SandboxNode
 
 __all__ = ["Sandbox"]
 
+log = logging.getLogger(__name__)
+
 NODE_DB = "node.db"
 MARKET_DB = "market.db"
+HAT_DB = "hat.db"
+DEX_DB = "dex.db"
 LOCK_NAME = "sandbox.lock"
 PUBLISHER_STATE = "publisher"  # the stateDir a written config points at
 CONFIG_RECORD = "configs.json"  # the configs written: path -> device id, digest
@@ -60,14 +65,19 @@ class Sandbox:
         market_port: int = 0,
         mwm: int = 9,
         allowed_origin: str | None = None,
+        hat_port: int = 0,
+        dex_port: int = 0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.allowed_origin = allowed_origin
         self.host = host
         self.mwm = check_mwm(mwm)
-        self._ports = (node_port, market_port)
+        self._ports = (node_port, market_port, hat_port, dex_port)
         self.node: SandboxNode | None = None
         self.market: SandboxMarket | None = None
+        self.hat: Any = None  # SandboxHat and SandboxDex, when PyJWT (the hat extra) is there
+        self.dex: Any = None
+        self.hat_url = self.dex_url = ""
         self._servers: list[JsonServer] = []
         self._lock_fd: int | None = None
         self.node_url = self.api_url = self.endpoint = ""
@@ -125,6 +135,7 @@ class Sandbox:
                         f"the sandbox {name} cannot listen on {self.host}:{port}: {exc}"
                     ) from exc
                 self._servers.append(server)
+            self._start_hat()
             for server in self._servers:
                 server.start()
         except BaseException:
@@ -134,6 +145,62 @@ class Sandbox:
         self.node_url = f"http://{host}:{self._servers[0].port}"
         self.api_url = f"http://{host}:{self._servers[1].port}"
         self.endpoint = f"{self.api_url}/newData"
+        if self.hat is not None:
+            self.hat.address = f"{host}:{self._servers[2].port}"
+            self.hat_url = f"http://{self.hat.address}"
+            self.dex_url = f"http://{host}:{self._servers[3].port}"
+
+    def _start_hat(self) -> None:
+        """The HAT and DEX beside the node and the marketplace (left out, with a warning,
+        without PyJWT and cryptography: ``pip install 'iota-publisher[hat]'``)."""
+        try:
+            import cryptography  # noqa: F401
+            import jwt  # noqa: F401
+        except ImportError:
+            log.warning("no HAT and DEX in the sandbox: pip install 'iota-publisher[hat]'")
+            return
+        from .dex import PutJsonServer, SandboxDex
+        from .hat import SandboxHat
+
+        self.hat = hat = SandboxHat(self.data_dir / HAT_DB)
+        self.dex = SandboxDex(
+            self.data_dir / DEX_DB, hats=lambda address: hat if address == hat.address else None
+        )
+        for port, service, name in (
+            (self._ports[2], self.hat, "HAT"),
+            (self._ports[3], self.dex, "DEX"),
+        ):
+            try:
+                server = PutJsonServer(
+                    self.host,
+                    port,
+                    service.route,
+                    name=f"sandbox {name}",
+                    allowed_origin=self.allowed_origin,
+                )
+            except OSError as exc:
+                raise SandboxError(
+                    f"the sandbox {name} cannot listen on {self.host}:{port}: {exc}"
+                ) from exc
+            self._servers.append(server)
+
+    @property
+    def hat_owner(self) -> tuple[str, str]:
+        """The HAT owner's login ``(username, password)`` (random per data directory)."""
+        from .hat import OWNER
+
+        if self.hat is None:
+            raise SandboxError("the sandbox HAT is not running")
+        return OWNER, self.hat.owner_password
+
+    @property
+    def buyer(self) -> tuple[str, str]:
+        """The DEX buyer's login ``(username, password)`` (role MarketPlace; random)."""
+        from .dex import BUYER
+
+        if self.dex is None:
+            raise SandboxError("the sandbox DEX is not running")
+        return BUYER, self.dex.buyer_password
 
     def _lock(self) -> None:
         path = self.data_dir / LOCK_NAME
@@ -155,10 +222,10 @@ class Sandbox:
         for server in self._servers:
             server.stop()
         self._servers.clear()
-        for service in (self.node, self.market):
+        for service in (self.node, self.market, self.hat, self.dex):
             if service is not None:
                 service.close()
-        self.node = self.market = None
+        self.node = self.market = self.hat = self.dex = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the lock
             self._lock_fd = None
