@@ -426,6 +426,7 @@ class MqttSource(Driver):
         client.reconnect_delay_set(min_delay=self.reconnect_min, max_delay=self.reconnect_max)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -457,6 +458,10 @@ class MqttSource(Driver):
         for topic in self._filters:
             client.subscribe(topic, qos=self.qos)
 
+    def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
+        self._last_error = "the broker does not answer; retrying"
+        log.debug("%s: %s does not answer", _DRIVER, self.broker)
+
     def _on_disconnect(
         self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None
     ) -> None:
@@ -464,6 +469,8 @@ class MqttSource(Driver):
         self._connected = False
         if self._closed:
             return
+        if not was and self._last_error is not None:
+            return  # the refusal just reported says more than the closed socket
         self._last_error = f"the connection was lost ({reason}); reconnecting"
         if was:
             log.warning(
@@ -580,7 +587,8 @@ class MqttSource(Driver):
             return readings
         if not problems:  # each mode, nothing new on a reading that is not stale
             raise SensorUnavailableError(
-                f"{_DRIVER}: no new message on {self._topics()}", driver=_DRIVER
+                f"{_DRIVER}: no new message on {self._topics()}{self._link_state()}",
+                driver=_DRIVER,
             )
         text = "; ".join(str(p).removeprefix(f"{_DRIVER}: ") for p in problems)
         if all(isinstance(p, SensorDataError) for p in problems):

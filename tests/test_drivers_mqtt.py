@@ -1,0 +1,557 @@
+"""The mqtt source (drivers/mqtt.py): with the fake paho client, then against a real mosquitto."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from iota_publisher.drivers import (
+    DriverError,
+    SensorDataError,
+    SensorUnavailableError,
+    create_driver,
+    driver_class,
+)
+from iota_publisher.drivers.fakes import NOT_AUTHORIZED, FakeMqttClient
+from iota_publisher.drivers.mqtt import MqttSource, check_topic_filter, topic_matches
+
+from iota_publisher.errors import ConfigError
+
+T0 = 1_556_712_000.0  # 2019-05-01T12:00:00Z
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(readings, client=None, clock=None, **options):
+    client = client or FakeMqttClient()
+    driver = create_driver(
+        "mqtt", {"readings": readings, **options}, client=client, clock=clock or Clock()
+    )
+    return driver, client
+
+
+def values(readings):
+    return {name: r.value for name, r in readings.items()}
+
+
+# -- topics ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "match"),
+    [
+        ("a/b", "a/b", True),
+        ("a/b", "a/b/c", False),
+        ("a/+", "a/b", True),
+        ("a/+", "a/b/c", False),
+        ("a/+/c", "a/x/c", True),
+        ("a/#", "a", True),
+        ("a/#", "a/b/c", True),
+        ("#", "a/b", True),
+        ("+/b", "/b", True),
+        ("#", "$SYS/broker/uptime", False),
+        ("+/broker", "$SYS/broker", False),
+        ("$SYS/#", "$SYS/broker", True),
+    ],
+)
+def test_topic_matches(topic_filter, topic, match):
+    assert topic_matches(topic_filter, topic) is match
+
+
+@pytest.mark.parametrize("bad", ["", "a/b+", "a/#/b", "a#", "x\0"])
+def test_bad_topic_filters(bad):
+    with pytest.raises(ValueError):
+        check_topic_filter(bad)
+
+
+# -- options ---------------------------------------------------------------------------
+
+
+def test_connects_and_subscribes_once_per_topic():
+    driver, client = make(
+        {
+            "temperature": {"topic": "zigbee2mqtt/living-room", "path": "temperature"},
+            "humidity": {"topic": "zigbee2mqtt/living-room", "path": "humidity"},
+            "power": "tasmota/plug/power",
+        },
+        url="mqtt://broker.lan",
+        qos=1,
+        keepalive=30,
+    )
+    assert ("connect_async", ("broker.lan", 1883, 30)) in client.calls
+    assert client.subscriptions == {"zigbee2mqtt/living-room": 1, "tasmota/plug/power": 1}
+    assert driver.connected and driver.broker == "mqtt://broker.lan:1883"
+    assert ("reconnect_delay_set", (1.0, 60.0)) in client.calls
+    driver.close()
+    assert not client.connected and not client.looping
+
+
+def test_credentials_and_tls(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read by the fake")
+    driver, client = make(
+        {"t": {"topic": "a"}},
+        url="mqtts://broker.lan",
+        username="pi",
+        password="HIDDEN-PASSWORD",
+        ca=str(ca),
+    )
+    assert client.password == "HIDDEN-PASSWORD"
+    assert ("username_pw_set", ("pi", "***")) in client.calls
+    assert ("tls_set", {"ca_certs": str(ca), "certfile": None, "keyfile": None}) in client.calls
+    assert driver.port == 8883 and "HIDDEN" not in repr(driver)
+    with pytest.raises(SensorUnavailableError) as info:
+        driver.read()
+    assert "HIDDEN" not in str(info.value)
+
+
+def test_relative_tls_files_are_taken_from_the_config_folder(tmp_path):
+    from iota_publisher.drivers import DriverContext
+
+    prepared = MqttSource.prepare_options(
+        {"ca": "ca.pem", "url": "mqtts://h"}, DriverContext(tmp_path, tmp_path / "state")
+    )
+    assert prepared == {"ca": str(tmp_path / "ca.pem"), "url": "mqtts://h"}
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"url": "http://broker"}, "mqtt:// or mqtts://"),
+        ({"url": "mqtt://user:HIDDEN@broker"}, "'username' and 'password'"),
+        ({"url": "mqtt://broker:99999"}, "not a URL"),
+        ({"url": "mqtt://"}, "no host"),
+        ({"url": "mqtt://broker/topic"}, "only mqtt(s)://host:port"),
+        ({"qos": 3}, "'qos'"),
+        ({"mode": "every"}, "one of 'latest', 'each'"),
+        ({"staleAfter": 0}, "'staleAfter'"),
+        ({"password": "HIDDEN"}, "needs a 'username'"),
+        ({"ca": "/nonexistent/ca.pem"}, "need an mqtts:// url"),
+        ({"url": "mqtts://h", "ca": "/nonexistent/ca.pem"}, "no file"),
+        ({"url": "mqtts://h", "key": "/nonexistent/k.pem"}, "needs a 'cert'"),
+        ({"readings": None}, "needs the option 'readings'"),
+        ({"readings": {}}, "at least one"),
+        ({"readings": {"t": {"topic": "a/b#"}}}, "'#' must be the whole last level"),
+        ({"readings": {"t": {"path": "x"}}}, "readings.t.topic"),
+        ({"readings": {"t": {"topic": "a", "pth": "x"}}}, "did you mean 'path'"),
+        ({"readings": {"t": {"topic": "a", "path": "a..b"}}}, "malformed path"),
+        ({"readings": {"t": {"topic": "a", "unit": 5}}}, "unit must be a string"),
+        ({"readings": {"t": 5}}, "must be an object"),
+        ({"timePath": "[x"}, "timePath"),
+    ],
+)
+def test_bad_options(options, words):
+    merged = {"readings": {"t": {"topic": "a"}}, **options}
+    with pytest.raises(ConfigError) as info:
+        create_driver("mqtt", merged, client=FakeMqttClient())
+    assert words in str(info.value)
+    assert "HIDDEN" not in str(info.value)
+
+
+def test_missing_paho_names_the_extra(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_paho(name, *args, **kwargs):
+        if name.startswith("paho"):
+            raise ImportError("No module named 'paho'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_paho)
+    with pytest.raises(ConfigError, match=r"pip install 'iota-publisher\[mqtt\]'"):
+        create_driver("mqtt", {"readings": {"t": {"topic": "a"}}})
+
+
+def test_declared_readings():
+    cls = driver_class("mqtt")
+    declared = cls.declared_readings(
+        {"readings": {"t": {"topic": "a", "unit": "C"}, "p": {"topic": "b"}, "q": "c"}}
+    )
+    assert not declared.open and declared.names == ["t", "p", "q"]
+    assert declared.find("t").unit == "C" and declared.find("p").unit is None
+    assert cls.declared_readings({}).open
+
+
+def test_options_are_checked_by_the_config_loader():
+    problems = list(
+        MqttSource.option_problems({"readings": {"t": "a"}, "qos": 5, "stale": 1}, "sensors[0]")
+    )
+    assert [p.field for p in problems] == ["sensors[0].stale", "sensors[0].qos"]
+    assert "did you mean 'staleAfter'" in str(problems[0])
+
+
+# -- messages ------------------------------------------------------------------------
+
+
+def test_no_message_yet_then_the_latest_value_every_read():
+    driver, client = make({"temperature": {"topic": "sensors/t", "unit": "C"}})
+    with pytest.raises(SensorUnavailableError, match="no message yet on topic 'sensors/t'"):
+        driver.read()
+    client.publish("sensors/t", b"21.5")
+    client.publish("sensors/t", b" 22 \n")
+    for _ in range(2):  # held for every window until a newer value
+        reading = driver.read()["temperature"]
+        assert (reading.value, reading.unit, reading.time) == (22, "C", None)
+
+
+def test_json_paths_wildcards_and_the_payload_s_time():
+    driver, client = make(
+        {
+            "temperature": {"topic": "zigbee2mqtt/+", "path": "temperature", "unit": "C"},
+            "second": {"topic": "devices/#", "path": "list.1.v"},
+            "energy": {"topic": "meter", "path": "data[0].kwh", "timePath": "data[0].at"},
+        },
+        timePath="time",
+    )
+    client.publish("zigbee2mqtt/living-room", b'{"temperature": 21.5, "time": 1556712000000}')
+    client.publish(
+        "devices/a/b", '{"list": [{"v": 1}, {"v": "2.5"}], "time": "2019-05-01T12:00:00Z"}'
+    )
+    client.publish("meter", b'{"data": [{"kwh": 3, "at": 1556712060}]}')
+    readings = driver.read()
+    assert values(readings) == {"temperature": 21.5, "second": 2.5, "energy": 3}
+    assert readings["temperature"].time == T0 and readings["second"].time == T0
+    assert readings["energy"].time == T0 + 60
+
+
+def test_a_retained_message_is_a_value_at_once():
+    client = FakeMqttClient()
+    client.publish("home/t", b"19.5", retain=True)
+    driver, _ = make({"t": {"topic": "home/+"}}, client=client)
+    assert values(driver.read()) == {"t": 19.5}
+
+
+@pytest.mark.parametrize(
+    ("reading", "payload", "words"),
+    [
+        ({"topic": "x"}, b"ON", "the payload is not a number: 'ON'"),
+        ({"topic": "x"}, b"NaN", "not a number"),
+        ({"topic": "x"}, b"\xff\xfe", "not UTF-8"),
+        ({"topic": "x", "path": "t"}, b"21.5 C", "not JSON"),
+        ({"topic": "x", "path": "t"}, b'{"h": 1}', "path 't': no key 't'"),
+        ({"topic": "x", "path": "t"}, b'{"t": true}', "holds a boolean, not a number"),
+        ({"topic": "x", "path": "t"}, b'{"t": "warm"}', "holds a string 'warm'"),
+        ({"topic": "x", "path": "t", "timePath": "at"}, b'{"t": 1, "at": "soon"}', "timePath"),
+    ],
+)
+def test_bad_payloads_name_the_topic_and_keep_the_connection(reading, payload, words):
+    driver, client = make({"t": reading})
+    client.publish("x", payload)
+    with pytest.raises(SensorDataError) as info:
+        driver.read()
+    assert words in str(info.value) and "topic 'x'" in str(info.value)
+    assert driver.connected
+    client.publish("x", b'{"t": 4, "at": 1556712000}' if "path" in reading else b"4")
+    assert values(driver.read()) == {"t": 4}
+
+
+def test_one_bad_or_silent_reading_leaves_the_others(caplog):
+    driver, client = make({"t": {"topic": "a"}, "h": {"topic": "b"}, "p": {"topic": "c"}})
+    client.publish("a", b"21")
+    client.publish("b", b"oops")
+    with caplog.at_level(logging.WARNING, logger="iota_publisher.drivers.mqtt"):
+        assert values(driver.read()) == {"t": 21}
+        assert values(driver.read()) == {"t": 21}
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2  # once per problem, not once per read
+    assert any("topic 'b'" in w and "not a number" in w for w in warned)
+    assert any("no message yet on topic 'c'" in w for w in warned)
+
+
+def test_when_every_reading_fails_the_read_raises_all_problems():
+    driver, client = make({"t": {"topic": "a"}, "h": {"topic": "b"}})
+    client.publish("a", b"x")
+    with pytest.raises(SensorUnavailableError) as info:
+        driver.read()
+    assert "topic 'a'" in str(info.value) and "no message yet on topic 'b'" in str(info.value)
+    client.publish("b", b"y")
+    with pytest.raises(SensorDataError):
+        driver.read()
+
+
+def test_stale_until_a_new_message():
+    clock = Clock()
+    driver, client = make({"t": {"topic": "a"}}, clock=clock, staleAfter=60)
+    client.publish("a", b"1")
+    clock.now += 60
+    assert values(driver.read()) == {"t": 1}
+    clock.now += 1
+    with pytest.raises(SensorUnavailableError, match=r"'t' is stale: nothing new on topic 'a'"):
+        driver.read()
+    client.publish("a", b"2")
+    assert values(driver.read()) == {"t": 2}
+
+
+def test_stale_by_the_payload_s_own_time():
+    clock = Clock(T0 + 120)
+    driver, client = make(
+        {"t": {"topic": "a", "path": "v"}}, clock=clock, staleAfter=60, timePath="at"
+    )
+    client.publish("a", b'{"v": 1, "at": 1556712000}')  # sent two minutes ago
+    with pytest.raises(SensorUnavailableError, match="stale"):
+        driver.read()
+
+
+def test_each_mode_hands_over_every_value_once_with_its_time():
+    clock = Clock()
+    driver, client = make({"button": {"topic": "events/+"}, "other": "x"}, clock=clock, mode="each")
+    for n in range(3):
+        clock.now = T0 + n
+        client.publish(f"events/{n}", str(n))
+    clock.now = T0 + 10
+    got = [driver.read()["button"] for _ in range(3)]
+    assert [(r.value, r.time) for r in got] == [(0, T0), (1, T0 + 1), (2, T0 + 2)]
+    client.publish("x", b"7")
+    assert values(driver.read()) == {"other": 7}
+    with pytest.raises(SensorUnavailableError, match="no new message on topic 'events/\\+'"):
+        driver.read()
+
+
+def test_each_mode_bounds_its_queue(monkeypatch, caplog):
+    monkeypatch.setattr(MqttSource, "queue_limit", 2)
+    driver, client = make({"n": "c"}, mode="each")
+    for n in range(4):
+        client.publish("c", str(n))
+    with caplog.at_level(logging.WARNING, logger="iota_publisher.drivers.mqtt"):
+        assert values(driver.read()) == {"n": 2}
+    assert "2 value(s) dropped" in caplog.text
+    assert values(driver.read()) == {"n": 3}
+
+
+def test_a_reconnect_renews_subscriptions_and_replays_nothing():
+    client = FakeMqttClient()
+    client.publish("door", b"1", retain=True)
+    driver, _ = make({"door": "door"}, client=client, mode="each")
+    assert values(driver.read()) == {"door": 1}
+    client.drop()
+    assert not driver.connected and client.subscriptions == {}
+    with pytest.raises(SensorUnavailableError) as info:
+        driver.read()
+    assert "not connected to mqtt://localhost:1883" in str(info.value)
+    client.reconnect()  # the broker delivers the retained "1" again: not a new event
+    assert client.subscriptions == {"door": 0}
+    with pytest.raises(SensorUnavailableError, match="no new message"):
+        driver.read()
+    client.publish("door", b"0")
+    assert values(driver.read()) == {"door": 0}
+
+
+def test_a_replayed_retained_value_does_not_refresh_a_stale_reading():
+    clock = Clock()
+    client = FakeMqttClient()
+    client.publish("t", b"5", retain=True)
+    driver, _ = make({"t": "t"}, client=client, clock=clock, staleAfter=30)
+    clock.now += 31
+    client.drop()
+    client.reconnect()
+    with pytest.raises(SensorUnavailableError, match="stale"):
+        driver.read()
+
+
+def test_a_refused_connection_is_reported():
+    client = FakeMqttClient(refuse=NOT_AUTHORIZED)
+    driver, _ = make({"t": "t"}, client=client, username="pi", password="HIDDEN")
+    with pytest.raises(SensorUnavailableError) as info:
+        driver.read()
+    assert "refused the connection: Not authorized" in str(info.value)
+    assert "HIDDEN" not in str(info.value)
+
+
+def test_close_is_idempotent_and_final():
+    driver, client = make({"t": "t"})
+    driver.close()
+    driver.close()
+    assert not client.looping
+    with pytest.raises(DriverError, match="after close"):
+        driver.read()
+
+
+# -- against mosquitto -------------------------------------------------------------------
+
+MOSQUITTO = shutil.which("mosquitto") or next(
+    (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
+)
+needs_mosquitto = pytest.mark.skipif(
+    MOSQUITTO is None,
+    reason="the mosquitto broker is not installed (Debian: apt install mosquitto)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Broker:
+    """A mosquitto on 127.0.0.1, started (and restarted) by the test."""
+
+    def __init__(self, folder: Path, extra: str = "") -> None:
+        self.port = _free_port()
+        self.conf = folder / "mosquitto.conf"
+        # run as root, mosquitto would switch to its own user, which cannot read tmp_path
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nuser {getpass.getuser()}\n"
+            f"{extra or 'allow_anonymous true'}\n"
+        )
+        self.log = folder / "mosquitto.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.conf)], stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def publish(self, topic: str, payload: str, *, retain: bool = False, **auth) -> None:
+        from paho.mqtt import publish
+
+        publish.single(
+            topic, payload, qos=1, retain=retain, hostname="127.0.0.1", port=self.port, **auth
+        )
+
+
+@pytest.fixture
+def broker(tmp_path):
+    broker = Broker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def wait_for(driver, check, timeout=10.0):
+    """Read until ``check(readings)`` holds (the driver never blocks: the test polls)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            readings = driver.read()
+            if check(readings):
+                return readings
+        except (SensorUnavailableError, SensorDataError) as exc:
+            last = exc
+        time.sleep(0.05)
+    raise AssertionError(f"no matching reading within {timeout:g} s (last: {last})")
+
+
+def connected(driver, timeout=10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not driver.connected:
+        assert time.monotonic() < deadline, "the driver did not connect"
+        time.sleep(0.02)
+    time.sleep(0.2)  # the subscriptions' answer
+
+
+@needs_mosquitto
+def test_mosquitto_retained_live_wildcards_and_bad_payloads(broker):
+    broker.publish("zigbee2mqtt/living-room", '{"temperature": 21.5, "humidity": 40}', retain=True)
+    options = {
+        "url": broker.url,
+        "readings": {
+            "temperature": {"topic": "zigbee2mqtt/+", "path": "temperature", "unit": "C"},
+            "humidity": {"topic": "zigbee2mqtt/living-room", "path": "humidity", "unit": "%"},
+            "power": {"topic": "tasmota/#"},
+        },
+    }
+    with create_driver("mqtt", options) as driver:
+        start = time.monotonic()
+        with pytest.raises(SensorUnavailableError):
+            driver.read()  # before the connection: at once, not blocking
+        assert time.monotonic() - start < 0.5
+        got = wait_for(driver, lambda r: {"temperature", "humidity"} <= set(r))
+        assert values(got) == {"temperature": 21.5, "humidity": 40}
+        connected(driver)
+        broker.publish("tasmota/plug/power", "12.5")
+        broker.publish("zigbee2mqtt/living-room", '{"temperature": 22, "humidity": 41}')
+        wait_for(driver, lambda r: values(r) == {"temperature": 22, "humidity": 41, "power": 12.5})
+        broker.publish("tasmota/plug/power", "garbage")
+        got = wait_for(driver, lambda r: "power" not in r)
+        assert values(got) == {"temperature": 22, "humidity": 41}
+        broker.publish("tasmota/plug/power", "13")
+        wait_for(driver, lambda r: r.get("power") is not None and r["power"].value == 13)
+
+
+@needs_mosquitto
+def test_mosquitto_with_a_password(tmp_path):
+    passwords = tmp_path / "passwords"
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwords), "pi", "s3cret-pass"],
+        check=True,
+        capture_output=True,
+    )
+    broker = Broker(tmp_path, f"allow_anonymous false\npassword_file {passwords}")
+    broker.start()
+    try:
+        auth = {"auth": {"username": "pi", "password": "s3cret-pass"}}
+        broker.publish("home/t", "20.5", retain=True, **auth)
+        good = {"url": broker.url, "username": "pi", "password": "s3cret-pass"}
+        with create_driver("mqtt", {**good, "readings": {"t": "home/t"}}) as driver:
+            assert values(wait_for(driver, lambda r: "t" in r)) == {"t": 20.5}
+        wrong = {**good, "password": "WRONG-PASS", "readings": {"t": "home/t"}}
+        with create_driver("mqtt", wrong) as driver:
+            deadline = time.monotonic() + 10
+            while True:
+                with pytest.raises(SensorUnavailableError) as info:
+                    driver.read()
+                if "refused" in str(info.value) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert "refused the connection" in str(info.value)
+            assert "WRONG-PASS" not in str(info.value)
+    finally:
+        broker.stop()
+
+
+@needs_mosquitto
+def test_mosquitto_restart_mid_run(broker, monkeypatch):
+    options = {"url": broker.url, "readings": {"n": "counter"}, "mode": "each", "qos": 1}
+    with create_driver("mqtt", options) as driver:
+        connected(driver)
+        broker.publish("counter", "1")
+        assert values(wait_for(driver, lambda r: "n" in r)) == {"n": 1}
+        broker.stop()
+        deadline = time.monotonic() + 10
+        while driver.connected:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with pytest.raises(SensorUnavailableError, match="not connected"):
+            driver.read()
+        broker.start()
+        connected(driver, timeout=20)
+        broker.publish("counter", "2")
+        broker.publish("counter", "3")
+        got = [wait_for(driver, lambda r: "n" in r)["n"].value for _ in range(2)]
+        assert got == [2, 3]
+        with pytest.raises(SensorUnavailableError, match="no new message"):
+            driver.read()  # nothing invented
