@@ -24,7 +24,8 @@ Options:
   A topic may hold the wildcards ``+`` (one level) and ``#`` (the rest);
   ``path`` picks a number from a JSON payload with the ``http`` driver's path
   syntax (``temperature``, ``main.temp``, ``list.0.v``); without it the
-  payload is the number itself (``21.5``). A value must be a number (or a
+  payload is the number itself (``21.5``; a reading given as just a topic
+  string is such a one). A value must be a number (or a
   string holding one); ``timePath`` (per reading, or for all) names the
   payload's own time (seconds, milliseconds or ISO 8601), which becomes
   :attr:`Reading.time`;
