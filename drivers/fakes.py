@@ -612,6 +612,7 @@ class FakeMqttClient:
         self.on_connect: Callable[..., None] | None = None
         self.on_disconnect: Callable[..., None] | None = None
         self.on_message: Callable[..., None] | None = None
+        self.on_subscribe: Callable[..., None] | None = None
         self.calls: list[tuple[str, Any]] = []
         self.subscriptions: dict[str, int] = {}
         self.retained: dict[str, bytes] = {}
@@ -650,6 +651,8 @@ class FakeMqttClient:
 
     def subscribe(self, topic: str, qos: int = 0) -> tuple[int, int]:
         self.subscriptions[topic] = qos
+        if self.on_subscribe is not None:  # the broker's SUBACK, then the retained messages
+            self.on_subscribe(self, None, len(self.subscriptions), [FakeReasonCode(qos)], None)
         for name, payload in list(self.retained.items()):
             if topic_matches(topic, name):
                 self._deliver(FakeMqttMessage(name, payload, qos, retain=True))

@@ -48,7 +48,13 @@ How it behaves:
   own thread (``loop_start``); a lost connection is retried with backoff
   (:attr:`MqttSource.reconnect_min` to :attr:`MqttSource.reconnect_max`
   seconds) and the subscriptions are renewed on every connect;
-* :meth:`MqttSource.read` never waits: it returns what arrived. A reading
+* :meth:`MqttSource.read` does not wait for messages: it returns what
+  arrived. Only the first read of a new connection waits, at most
+  :attr:`MqttSource.first_read_wait` seconds, until the broker has
+  acknowledged the subscriptions and sent their retained messages (a broker
+  that refuses or cannot be reached ends the wait at once), so that a
+  one-off ``iota-publish read``, or a sensor reopened by the agent, sees the
+  retained values instead of nothing. A reading
   that has no value yet, a stale one, or one whose last message was unusable
   (not JSON where a path is given, not a number: a :class:`SensorDataError`
   naming the topic; the connection stays) is left out of the readings, with
@@ -317,6 +323,10 @@ class MqttSource(Driver):
     #: seconds between reconnect tries: doubling from the first to the second
     reconnect_min: ClassVar[float] = 1.0
     reconnect_max: ClassVar[float] = 60.0
+    #: at most this many seconds the first read waits for the subscriptions and the
+    #: retained messages (0: not at all), and the quiet gap that ends the retained ones
+    first_read_wait: ClassVar[float] = 2.0
+    settle_quiet: ClassVar[float] = 0.05
     #: values queued per reading in ``each`` mode
     queue_limit: ClassVar[int] = 1000
 
@@ -395,6 +405,10 @@ class MqttSource(Driver):
         self._connected = False
         self._last_error: str | None = None
         self._closed = False
+        self._settled = threading.Event()  # subscribed, or the broker refused or is away
+        self._unacked = 0
+        self._activity = 0.0  # time.monotonic() of the last subscription answer or message
+        self._first_read = True
         self._filters = list(dict.fromkeys(s.topic for s in self._specs))
         self._client = self._make_client(client, checked["clientId"], checked["password"], files)
         self._client.connect_async(self.host, self.port, keepalive=self.keepalive)
@@ -429,6 +443,7 @@ class MqttSource(Driver):
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     @property
@@ -451,16 +466,30 @@ class MqttSource(Driver):
         if _failed(reason):
             self._connected = False
             self._last_error = f"the broker refused the connection: {reason}"
+            self._settled.set()
             log.warning("%s: %s refused the connection: %s", _DRIVER, self.broker, reason)
             return
         self._connected = True
         self._last_error = None
         log.info("%s: connected to %s", _DRIVER, self.broker)
+        self._unacked = len(self._filters)
         for topic in self._filters:
             client.subscribe(topic, qos=self.qos)
 
+    def _on_subscribe(
+        self, _client: Any, _userdata: Any, _mid: Any, reasons: Any, _props: Any = None
+    ) -> None:
+        for reason in reasons if isinstance(reasons, (list, tuple)) else [reasons]:
+            if _failed(reason):
+                log.warning("%s: %s refused a subscription: %s", _DRIVER, self.broker, reason)
+        self._activity = time.monotonic()
+        self._unacked -= 1
+        if self._unacked <= 0:
+            self._settled.set()
+
     def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
-        self._last_error = "the broker does not answer; retrying"
+        self._last_error = "cannot connect (is the broker running? with mqtts: its certificate?)"
+        self._settled.set()
         log.debug("%s: %s does not answer", _DRIVER, self.broker)
 
     def _on_disconnect(
@@ -483,6 +512,7 @@ class MqttSource(Driver):
         payload = bytes(message.payload)
         retained = bool(getattr(message, "retain", False))
         now = self._clock()
+        self._activity = time.monotonic()
         for spec in self._specs:
             if topic_matches(spec.topic, topic):
                 try:
@@ -567,6 +597,9 @@ class MqttSource(Driver):
     def read(self) -> Readings:
         if self._closed:
             raise DriverError(f"{_DRIVER}: read() after close()", driver=_DRIVER)
+        if self._first_read:
+            self._first_read = False
+            self._settle()
         now = self._clock()
         readings: Readings = {}
         problems: list[Exception] = []
@@ -595,6 +628,18 @@ class MqttSource(Driver):
         if all(isinstance(p, SensorDataError) for p in problems):
             raise SensorDataError(f"{_DRIVER}: {text}", driver=_DRIVER)
         raise SensorUnavailableError(f"{_DRIVER}: {text}", driver=_DRIVER)
+
+    def _settle(self) -> None:
+        """Wait (boundedly) for the subscriptions' answer and the retained messages after it."""
+        deadline = time.monotonic() + self.first_read_wait
+        if not self._settled.wait(self.first_read_wait) or not self._connected:
+            return
+        while True:
+            now = time.monotonic()
+            quiet_until = self._activity + self.settle_quiet
+            if now >= quiet_until or now >= deadline:
+                return
+            time.sleep(min(quiet_until, deadline) - now)
 
     def _topics(self) -> str:
         return ", ".join(f"topic {t!r}" for t in self._filters)

@@ -486,11 +486,14 @@ def test_mosquitto_retained_live_wildcards_and_bad_payloads(broker):
     }
     with create_driver("mqtt", options) as driver:
         start = time.monotonic()
-        with pytest.raises(SensorUnavailableError):
-            driver.read()  # before the connection: at once, not blocking
-        assert time.monotonic() - start < 0.5
-        got = wait_for(driver, lambda r: {"temperature", "humidity"} <= set(r))
+        # the first read waits for the subscriptions' answer: the retained values are there
+        got = driver.read()
+        assert time.monotonic() - start < MqttSource.first_read_wait + 0.5
         assert values(got) == {"temperature": 21.5, "humidity": 40}
+        assert got["temperature"].unit == "C" and got["temperature"].time is None
+        start = time.monotonic()
+        assert values(driver.read()) == values(got)  # later reads do not wait
+        assert time.monotonic() - start < 0.05
         connected(driver)
         broker.publish("tasmota/plug/power", "12.5")
         broker.publish("zigbee2mqtt/living-room", '{"temperature": 22, "humidity": 41}')
@@ -555,3 +558,154 @@ def test_mosquitto_restart_mid_run(broker, monkeypatch):
         assert got == [2, 3]
         with pytest.raises(SensorUnavailableError, match="no new message"):
             driver.read()  # nothing invented
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_certificates(folder: Path) -> None:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, all from it."""
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=test CA",
+        cwd=folder,
+    )
+    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "")):
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={name}",
+            cwd=folder,
+        )
+        (folder / f"{name}.ext").write_text(
+            extra + "\n" if extra else "basicConstraints=CA:FALSE\n"
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            f"{name}.pem",
+            "-extfile",
+            f"{name}.ext",
+            cwd=folder,
+        )
+
+
+@needs_mosquitto
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test's CA")
+# paho 2.2 leaves the socket of a failed TLS handshake to the garbage collector
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_mosquitto_over_tls_with_a_client_certificate(tmp_path):
+    _make_certificates(tmp_path)
+    broker = Broker(
+        tmp_path,
+        f"allow_anonymous true\ncafile {tmp_path / 'ca.pem'}\ncertfile {tmp_path / 'server.pem'}\n"
+        f"keyfile {tmp_path / 'server.key'}\nrequire_certificate true",
+    )
+    broker.start()
+    try:
+        files = {"ca": "ca.pem", "cert": "client.pem", "key": "client.key"}
+        tls = {k: str(tmp_path / v) for k, v in files.items()}
+        broker.publish(
+            "secure/t",
+            "18.25",
+            retain=True,
+            tls={"ca_certs": tls["ca"], "certfile": tls["cert"], "keyfile": tls["key"]},
+        )
+        from iota_publisher.drivers import DriverContext
+
+        options = MqttSource.prepare_options(
+            {"url": f"mqtts://127.0.0.1:{broker.port}", **files, "readings": {"t": "secure/t"}},
+            DriverContext(tmp_path, tmp_path),
+        )
+        with create_driver("mqtt", options) as driver:
+            assert values(wait_for(driver, lambda r: "t" in r)) == {"t": 18.25}
+        # a broker whose certificate the CA did not sign is never trusted
+        other = tmp_path / "other"
+        other.mkdir()
+        _make_certificates(other)
+        options["ca"] = str(other / "ca.pem")
+        with create_driver("mqtt", options) as driver:
+            time.sleep(1.0)
+            with pytest.raises(SensorUnavailableError, match="not connected"):
+                driver.read()
+            assert not driver.connected
+    finally:
+        broker.stop()
+
+
+class SilentClient(FakeMqttClient):
+    """A broker that never answers (a host that drops the packets)."""
+
+    def loop_start(self) -> None:
+        self.looping = True
+
+
+def test_the_first_read_waits_boundedly_for_a_silent_broker(monkeypatch):
+    monkeypatch.setattr(MqttSource, "first_read_wait", 0.2)
+    driver, _ = make({"t": "t"}, client=SilentClient())
+    start = time.monotonic()
+    with pytest.raises(SensorUnavailableError, match="no message yet"):
+        driver.read()
+    assert 0.15 < time.monotonic() - start < 1.0
+    start = time.monotonic()
+    with pytest.raises(SensorUnavailableError):
+        driver.read()  # only the first read waits
+    assert time.monotonic() - start < 0.05
+
+
+def test_a_refused_connection_ends_the_first_wait_at_once():
+    driver, _ = make({"t": "t"}, client=FakeMqttClient(refuse=NOT_AUTHORIZED))
+    start = time.monotonic()
+    with pytest.raises(SensorUnavailableError):
+        driver.read()
+    assert time.monotonic() - start < 0.5
+
+
+@needs_mosquitto
+def test_iota_publish_read_shows_the_retained_values(broker, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from iota_publisher.cli import main
+
+    broker.publish("zigbee2mqtt/living-room", '{"temperature": 21.5}', retain=True)
+    config = json.loads((Path(__file__).parent.parent / "examples" / "mqtt.json").read_text())
+    options = config["sensors"][0]["options"]
+    options.update(url=broker.url)
+    del options["username"], options["password"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, "stateDir": str(tmp_path / "state")}))
+    result = CliRunner().invoke(main, ["read", "--config", str(path)])
+    assert "home.living.temperature = 21.5 C" in result.output
+    assert '"living": 21.5' in result.output
