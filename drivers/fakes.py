@@ -620,6 +620,7 @@ class FakeMqttClient:
         self.connected = False
         self.looping = False
         self.password: str | None = None
+        self.will: FakeMqttMessage | None = None
 
     # the paho API the driver uses
 
@@ -629,6 +630,14 @@ class FakeMqttClient:
 
     def tls_set(self, **kwargs: Any) -> None:
         self.calls.append(("tls_set", kwargs))
+
+    def will_set(
+        self, topic: str, payload: str | bytes = b"", qos: int = 0, retain: bool = False
+    ) -> None:
+        self.will = FakeMqttMessage(
+            topic, payload if isinstance(payload, bytes) else payload.encode(), qos, retain
+        )
+        self.calls.append(("will_set", (topic, payload, qos, retain)))
 
     def reconnect_delay_set(self, min_delay: float = 1, max_delay: float = 120) -> None:
         self.calls.append(("reconnect_delay_set", (min_delay, max_delay)))
@@ -675,8 +684,10 @@ class FakeMqttClient:
     # what tests do
 
     def drop(self, reason: FakeReasonCode = FakeReasonCode(0x80, "Unspecified error")) -> None:
-        """The link is lost (the broker went away)."""
+        """The link is lost (the broker went away); the broker publishes the will."""
         self._lose()
+        if self.will is not None:
+            self.publish(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
         if self.on_disconnect is not None:
             self.on_disconnect(self, None, None, reason, None)
 

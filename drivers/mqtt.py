@@ -42,6 +42,17 @@ Options:
   payload's time, else by when it arrived) is a failing reading until a new
   message arrives.
 
+* ``homeAssistant``: ``true`` (or the id to use; default: ``clientId``, else
+  ``iota_publisher_<hostname>``) announces the readings to Home Assistant by
+  MQTT discovery: one retained ``homeassistant/sensor/<id>/<reading>/config``
+  per reading (its topic as the state topic, its ``path`` as the value
+  template, its unit, ``staleAfter`` as ``expire_after``; readings on
+  wildcard topics have no one state topic and are left out), all of one
+  device "IOTA publisher <id>" that is available while the retained
+  ``iota-publisher/<id>/availability`` says ``online``. The connection's last
+  will sets it ``offline`` when the publisher dies, :meth:`MqttSource.close`
+  when it stops.
+
 How it behaves:
 
 * one connection for the driver's lifetime, run by paho's network loop in its
@@ -78,6 +89,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import socket
 import threading
 import time
 from collections import deque
@@ -103,7 +116,14 @@ from ._base import (
 )
 from ._json import PathPart, get_path, is_finite, is_number, json_kind, parse_path, parse_time
 
-__all__ = ["INSTALL_HINT", "MqttSource", "check_topic_filter", "topic_matches"]
+__all__ = [
+    "INSTALL_HINT",
+    "MqttSource",
+    "check_topic_filter",
+    "discovery_messages",
+    "topic_matches",
+    "value_template",
+]
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +307,103 @@ def require_paho() -> Any:
     return paho
 
 
+# ---------------------------------------------------------------- Home Assistant (pure)
+
+#: our units -> Home Assistant's spelling, where they differ
+_HA_UNITS = {"C": "°C", "F": "°F", "ug/m3": "µg/m³", "mg/m3": "mg/m³", "lux": "lx"}
+#: Home Assistant device classes that follow from a unit alone
+_HA_CLASSES = {
+    "C": "temperature",
+    "F": "temperature",
+    "K": "temperature",
+    "Pa": "pressure",
+    "hPa": "pressure",
+    "kPa": "pressure",
+    "mbar": "pressure",
+    "bar": "pressure",
+    "inHg": "pressure",
+    "mmHg": "pressure",
+    "psi": "pressure",
+    "W": "power",
+    "kW": "power",
+    "V": "voltage",
+    "mV": "voltage",
+    "lx": "illuminance",
+    "lux": "illuminance",
+    "klx": "illuminance",
+}
+_HA_ID = re.compile(r"[^a-zA-Z0-9_-]+")
+
+
+def ha_id(text: str) -> str:
+    """``text`` as a Home Assistant discovery id: letters, digits, ``_`` and ``-`` only."""
+    return _HA_ID.sub("_", text).strip("_") or "_"
+
+
+def value_template(parts: tuple[PathPart, ...] | None) -> str:
+    """The Home Assistant template that picks a path (``None``: the payload itself)."""
+    if not parts:
+        return "{{ value }}"
+    out = "value_json"
+    for part in parts:
+        if isinstance(part, int) or part.isdigit():
+            out += f"[{int(part)}]"
+        elif part.isidentifier():
+            out += f".{part}"
+        else:
+            out += "[" + json.dumps(part).replace('"', "'") + "]"
+    return "{{ " + out + " }}"
+
+
+def discovery_messages(
+    node: str,
+    readings: list[tuple[str, str, tuple[PathPart, ...] | None, str | None]],
+    *,
+    availability: str,
+    expire_after: float | None = None,
+    version: str = "",
+) -> list[tuple[str, dict[str, Any]]]:
+    """(topic, config) of the Home Assistant MQTT discovery message of each reading.
+
+    ``readings`` holds (name, topic, path parts, unit); a topic with wildcards
+    cannot be a sensor's state topic and is left out. Every sensor belongs to
+    one device ``node`` and is available while ``availability`` says
+    ``online`` (the driver's last will sets ``offline``).
+    """
+    device = {
+        "identifiers": [f"iota_publisher_{node}"],
+        "name": f"IOTA publisher {node}",
+        "manufacturer": "iota-publisher",
+        "model": "mqtt source",
+    }
+    if version:
+        device["sw_version"] = version
+    out = []
+    for name, topic, parts, unit in readings:
+        if "+" in topic or "#" in topic:
+            continue
+        object_id = ha_id(name)
+        config: dict[str, Any] = {
+            "name": name,
+            "unique_id": f"iota_publisher_{node}_{object_id}",
+            "state_topic": topic,
+            "value_template": value_template(parts),
+            "state_class": "measurement",
+            "availability_topic": availability,
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "device": device,
+        }
+        if unit is not None:
+            config["unit_of_measurement"] = _HA_UNITS.get(unit, unit)
+            if unit in _HA_CLASSES:
+                config["device_class"] = _HA_CLASSES[unit]
+        if expire_after is not None:
+            config["expire_after"] = max(1, round(expire_after))
+        out.append((f"homeassistant/sensor/{node}/{object_id}/config", config))
+    return out
+
+
 # ---------------------------------------------------------------- the driver
 
 
@@ -315,6 +432,12 @@ class MqttSource(Driver):
         Option("timePath", str, None, "path to the payload's own time (its reading time)"),
         Option("mode", str, "latest", "latest value per window, or each value", choices=MODES),
         Option("staleAfter", float, None, "seconds after which a value is stale", positive=True),
+        Option(
+            "homeAssistant",
+            (bool, str),
+            False,
+            "announce the readings to Home Assistant (true, or the device's id there)",
+        ),
     )
 
     #: the reading names are the config's (``readings``)
@@ -358,6 +481,7 @@ class MqttSource(Driver):
         timePath: str | None = None,
         mode: str = "latest",
         staleAfter: float | None = None,
+        homeAssistant: bool | str = False,
         client: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -374,6 +498,7 @@ class MqttSource(Driver):
             "timePath": timePath,
             "mode": mode,
             "staleAfter": staleAfter,
+            "homeAssistant": homeAssistant,
         }
         checked = {k: self.option(k).check(self.name, v) for k, v in given.items()}
         self.tls, self.host, self.port = _broker(checked["url"])
@@ -410,6 +535,10 @@ class MqttSource(Driver):
         self._activity = 0.0  # time.monotonic() of the last subscription answer or message
         self._first_read = True
         self._filters = list(dict.fromkeys(s.topic for s in self._specs))
+        self.ha_node = _ha_node(checked["homeAssistant"], checked["clientId"])
+        self.availability_topic = (
+            None if self.ha_node is None else f"iota-publisher/{self.ha_node}/availability"
+        )
         self._client = self._make_client(client, checked["clientId"], checked["password"], files)
         self._client.connect_async(self.host, self.port, keepalive=self.keepalive)
         self._client.loop_start()
@@ -439,6 +568,8 @@ class MqttSource(Driver):
                     field="ca",
                 ) from None
         client.reconnect_delay_set(min_delay=self.reconnect_min, max_delay=self.reconnect_max)
+        if self.availability_topic is not None:  # before connecting: the broker keeps the will
+            client.will_set(self.availability_topic, "offline", qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
@@ -475,6 +606,30 @@ class MqttSource(Driver):
         self._unacked = len(self._filters)
         for topic in self._filters:
             client.subscribe(topic, qos=self.qos)
+        if self.ha_node is not None:
+            self._announce(client)
+
+    def _announce(self, client: Any) -> None:
+        """Home Assistant discovery (retained), then ``online`` on the availability topic."""
+        from .._version import __version__
+
+        assert self.availability_topic is not None
+        messages = discovery_messages(
+            self.ha_node or "",
+            [(s.name, s.topic, s.parts, s.unit) for s in self._specs],
+            availability=self.availability_topic,
+            expire_after=self.stale_after,
+            version=__version__,
+        )
+        for topic, config in messages:
+            client.publish(topic, json.dumps(config), qos=1, retain=True)
+        client.publish(self.availability_topic, "online", qos=1, retain=True)
+        log.info(
+            "%s: announced %d reading(s) to Home Assistant as %r",
+            _DRIVER,
+            len(messages),
+            self.ha_node,
+        )
 
     def _on_subscribe(
         self, _client: Any, _userdata: Any, _mid: Any, reasons: Any, _props: Any = None
@@ -691,9 +846,32 @@ class MqttSource(Driver):
             return
         self._closed = True
         try:
+            if self.availability_topic is not None and self._connected:
+                # a clean disconnect does not fire the will: say it
+                info = self._client.publish(self.availability_topic, "offline", qos=1, retain=True)
+                wait = getattr(info, "wait_for_publish", None)
+                if wait is not None:
+                    try:
+                        wait(timeout=2.0)
+                    except (RuntimeError, ValueError) as exc:
+                        log.debug("%s: 'offline' not sent: %s", _DRIVER, exc)
             self._client.disconnect()
         finally:
             self._client.loop_stop()
+
+
+def _ha_node(option: bool | str | None, client_id: str | None) -> str | None:
+    """The device id announced to Home Assistant (``None``: no announcement)."""
+    if option is None or option is False:
+        return None
+    if isinstance(option, str):
+        if not option.strip():
+            raise ConfigError(
+                f"driver {_DRIVER!r}: option 'homeAssistant' must be true or a non-empty id",
+                field="homeAssistant",
+            )
+        return ha_id(option)
+    return ha_id(client_id or f"iota_publisher_{socket.gethostname()}")
 
 
 def _failed(reason: Any) -> bool:

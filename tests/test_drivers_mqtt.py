@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import logging
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +21,7 @@ from iota_publisher.drivers import (
     create_driver,
     driver_class,
 )
-from iota_publisher.drivers.fakes import NOT_AUTHORIZED, FakeMqttClient
+from iota_publisher.drivers.fakes import NOT_AUTHORIZED, FakeMqttClient, FakeMqttMessage
 from iota_publisher.drivers.mqtt import MqttSource, check_topic_filter, topic_matches
 
 from iota_publisher.errors import ConfigError
@@ -693,8 +695,6 @@ def test_a_refused_connection_ends_the_first_wait_at_once():
 
 @needs_mosquitto
 def test_iota_publish_read_shows_the_retained_values(broker, tmp_path):
-    import json
-
     from click.testing import CliRunner
 
     from iota_publisher.cli import main
@@ -709,3 +709,153 @@ def test_iota_publish_read_shows_the_retained_values(broker, tmp_path):
     result = CliRunner().invoke(main, ["read", "--config", str(path)])
     assert "home.living.temperature = 21.5 C" in result.output
     assert '"living": 21.5' in result.output
+
+
+# -- Home Assistant discovery -----------------------------------------------------------
+
+#: https://www.home-assistant.io/integrations/mqtt/#discovery-topic and .../sensor.mqtt/
+HA_TOPIC = re.compile(r"^homeassistant/sensor/[a-zA-Z0-9_-]+/[a-zA-Z0-9_-]+/config$")
+HA_SENSOR_KEYS = {
+    "name",
+    "unique_id",
+    "state_topic",
+    "value_template",
+    "unit_of_measurement",
+    "device_class",
+    "state_class",
+    "availability_topic",
+    "payload_available",
+    "payload_not_available",
+    "expire_after",
+    "device",
+}
+HA_DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version"}
+HA_DEVICE_CLASSES = {"temperature", "pressure", "power", "voltage", "illuminance", "humidity"}
+
+
+def check_discovery(topic: str, config: dict) -> None:
+    """One discovery message against Home Assistant's documented MQTT sensor schema."""
+    assert HA_TOPIC.match(topic), topic
+    assert set(config) <= HA_SENSOR_KEYS, set(config) - HA_SENSOR_KEYS
+    assert {"state_topic", "unique_id", "availability_topic", "device"} <= set(config)
+    assert "+" not in config["state_topic"] and "#" not in config["state_topic"]
+    assert set(config["device"]) <= HA_DEVICE_KEYS and config["device"]["identifiers"]
+    assert config["state_class"] == "measurement"
+    assert config.get("device_class", "temperature") in HA_DEVICE_CLASSES
+    if config.get("device_class") == "temperature":
+        assert config["unit_of_measurement"] in ("°C", "°F", "K")
+    assert config["value_template"].startswith("{{ ") and config["value_template"].endswith(" }}")
+
+
+HA_READINGS = {
+    "living.temperature": {"topic": "zigbee2mqtt/living-room", "path": "temperature", "unit": "C"},
+    "power": {"topic": "tele/plug/SENSOR", "path": "ENERGY.Power", "unit": "W"},
+    "first": {"topic": "x/list", "path": "list[0].some-key"},
+    "plain": {"topic": "esphome/t", "unit": "%"},
+    "any": {"topic": "zigbee2mqtt/+", "path": "battery"},
+}
+
+
+def test_home_assistant_discovery_with_the_fake():
+    driver, client = make(HA_READINGS, homeAssistant="pi-livingroom", staleAfter=600)
+    names = [name for name, _ in client.calls]
+    assert names.index("will_set") < names.index("connect_async")
+    assert client.will == FakeMqttMessage(
+        "iota-publisher/pi-livingroom/availability", b"offline", 1, True
+    )
+    configs = {
+        m.topic: json.loads(m.payload) for m in client.published if m.topic.endswith("/config")
+    }
+    assert all(m.retain for m in client.published)
+    assert sorted(configs) == [
+        "homeassistant/sensor/pi-livingroom/first/config",
+        "homeassistant/sensor/pi-livingroom/living_temperature/config",
+        "homeassistant/sensor/pi-livingroom/plain/config",
+        "homeassistant/sensor/pi-livingroom/power/config",
+    ]  # not the wildcard one: it has no one state topic
+    for topic, config in configs.items():
+        check_discovery(topic, config)
+    living = configs["homeassistant/sensor/pi-livingroom/living_temperature/config"]
+    assert living["value_template"] == "{{ value_json.temperature }}"
+    assert living["unit_of_measurement"] == "°C" and living["device_class"] == "temperature"
+    assert living["expire_after"] == 600
+    assert living["availability_topic"] == "iota-publisher/pi-livingroom/availability"
+    first = configs["homeassistant/sensor/pi-livingroom/first/config"]
+    assert first["value_template"] == "{{ value_json.list[0]['some-key'] }}"
+    plain = configs["homeassistant/sensor/pi-livingroom/plain/config"]
+    assert plain["value_template"] == "{{ value }}" and "device_class" not in plain
+    assert client.retained["iota-publisher/pi-livingroom/availability"] == b"online"
+    client.drop()  # the broker publishes the will
+    assert client.retained["iota-publisher/pi-livingroom/availability"] == b"offline"
+    client.reconnect()
+    assert client.retained["iota-publisher/pi-livingroom/availability"] == b"online"
+    driver.close()  # a clean disconnect fires no will: the driver says it
+    assert client.retained["iota-publisher/pi-livingroom/availability"] == b"offline"
+
+
+def test_home_assistant_id_defaults_to_the_client_id():
+    _, client = make({"t": "a/t"}, homeAssistant=True, clientId="Pi 4/kitchen")
+    assert client.will.topic == "iota-publisher/Pi_4_kitchen/availability"
+    _, client = make({"t": "a/t"})
+    assert client.will is None and client.published == []
+    with pytest.raises(ConfigError, match="homeAssistant"):
+        make({"t": "a/t"}, homeAssistant=" ")
+
+
+def retained(broker, topic_filter: str, count: int, timeout: float = 5.0) -> dict[str, bytes]:
+    """The retained messages under ``topic_filter`` (at least ``count`` of them), by topic."""
+    import paho.mqtt.client as paho
+
+    got: dict[str, bytes] = {}
+    listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda _c, _u, m: got.__setitem__(m.topic, bytes(m.payload))
+    listener.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+    listener.connect("127.0.0.1", broker.port)
+    listener.loop_start()
+    try:
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            assert time.monotonic() < deadline, f"only {sorted(got)} within {timeout:g} s"
+            time.sleep(0.02)
+    finally:
+        listener.disconnect()
+        listener.loop_stop()
+    return got
+
+
+@needs_mosquitto
+def test_mosquitto_home_assistant_discovery(broker):
+    options = {"url": broker.url, "readings": HA_READINGS, "homeAssistant": "pi"}
+    with create_driver("mqtt", options) as driver:
+        connected(driver)
+        got = retained(broker, "#", 5)
+        assert got["iota-publisher/pi/availability"] == b"online"
+        configs = {t: json.loads(p) for t, p in got.items() if t.startswith("homeassistant/")}
+        assert len(configs) == 4
+        for topic, config in configs.items():
+            check_discovery(topic, config)
+    # said on close: a clean disconnect fires no will
+    assert retained(broker, "iota-publisher/#", 1) == {"iota-publisher/pi/availability": b"offline"}
+
+
+@needs_mosquitto
+def test_mosquitto_publishes_the_last_will_when_the_link_dies(broker):
+    options = {"url": broker.url, "readings": {"t": "a/t"}, "homeAssistant": "pi"}
+    driver = create_driver("mqtt", options)
+    try:
+        connected(driver)
+        assert retained(broker, "iota-publisher/#", 1) == {
+            "iota-publisher/pi/availability": b"online"
+        }
+        driver._client.loop_stop()  # the process hangs, its socket dies: no goodbye
+        driver._client.socket().close()
+        deadline = time.monotonic() + 5
+        while (
+            retained(broker, "iota-publisher/#", 1)["iota-publisher/pi/availability"] != b"offline"
+        ):
+            assert time.monotonic() < deadline, "the broker did not publish the will"
+            time.sleep(0.05)
+    finally:
+        start = time.monotonic()
+        driver.close()
+        assert time.monotonic() - start < 3
