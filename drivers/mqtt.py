@@ -34,8 +34,10 @@ Options:
   event sources: a button, a door, a meter's pulses) queues every value, and
   each read hands over the oldest queued value of each reading, once, with
   its time (the payload's, else when it arrived), as the ``file`` driver
-  hands over one record per read; a read with nothing queued raises
-  :class:`SensorUnavailableError` ("no new message"). At most
+  hands over one record per read (an unusable message takes its turn as
+  that read's :class:`SensorDataError`); a read with nothing queued raises
+  :class:`SensorUnavailableError` ("no new message"), and ``staleAfter``
+  counts only once the queue is empty. At most
   :attr:`MqttSource.queue_limit` values wait per reading (the oldest go
   first, with a warning): ``each`` suits events slower than the interval;
 * ``staleAfter``: seconds; a reading whose last value is older (by the
@@ -192,7 +194,7 @@ class _Spec:
     time: float | None = None  # the payload's own time
     arrived: float | None = None
     problem: SensorDataError | None = None  # the last message was unusable
-    queue: deque[tuple[float | int, float]] = field(default_factory=deque)
+    queue: deque[tuple[float | int, float] | SensorDataError] = field(default_factory=deque)
     dropped: int = 0
     retained: dict[str, bytes] = field(default_factory=dict)  # topic -> payload seen retained
     reported: str | None = None  # the problem last logged as a warning
@@ -670,11 +672,13 @@ class MqttSource(Driver):
         self._activity = time.monotonic()
         for spec in self._specs:
             if topic_matches(spec.topic, topic):
+                outcome: tuple[float | int, float | None] | SensorDataError
                 try:
-                    outcome: tuple[float | int, float | None] | SensorDataError
                     outcome = self._decode(spec, topic, payload)
                 except SensorDataError as exc:
                     outcome = exc
+                except Exception as exc:  # noqa: BLE001 - paho's thread must live on
+                    outcome = self._bad(spec, topic, f"cannot be read: {clip_text(str(exc))}")
                 with self._lock:
                     self._take(spec, topic, payload, retained, outcome, now)
 
@@ -734,18 +738,22 @@ class MqttSource(Driver):
             if spec.retained.get(topic) == payload:
                 return  # delivered again on a reconnect: nothing new
             spec.retained[topic] = payload
-        if isinstance(outcome, SensorDataError):
-            spec.problem = outcome
-            log.debug("%s", outcome)
-            return
-        value, when = outcome
-        spec.problem = None
-        spec.value, spec.time, spec.arrived = value, when, now
-        if self.mode == "each":
+        if self.mode == "each":  # every message, a bad one too, is handed over once, in order
             if len(spec.queue) >= self.queue_limit:
                 spec.queue.popleft()
                 spec.dropped += 1
-            spec.queue.append((value, now if when is None else when))
+            if isinstance(outcome, SensorDataError):
+                spec.queue.append(outcome)
+            else:
+                spec.queue.append((outcome[0], now if outcome[1] is None else outcome[1]))
+        if isinstance(outcome, SensorDataError):
+            if self.mode == "latest":
+                spec.problem = outcome
+            log.debug("%s", outcome)
+            return
+        spec.problem = None
+        spec.value, spec.time = outcome
+        spec.arrived = now
 
     # -- the agent's thread ------------------------------------------------------
 
@@ -809,6 +817,11 @@ class MqttSource(Driver):
                 self.queue_limit,
             )
             spec.dropped = 0
+        if spec.queue:  # each mode: the oldest value (or bad message) not handed over yet
+            item = spec.queue.popleft()
+            if isinstance(item, SensorDataError):
+                raise item
+            return self._reading(spec.name, item[0], spec.unit, item[1])
         if spec.problem is not None:
             raise spec.problem
         if spec.arrived is None:
@@ -820,7 +833,6 @@ class MqttSource(Driver):
         if self.stale_after is not None:
             age = now - (spec.arrived if spec.time is None else spec.time)
             if age > self.stale_after:
-                spec.queue.clear()
                 raise SensorUnavailableError(
                     f"{_DRIVER}: reading {spec.name!r} is stale: nothing new on topic "
                     f"{spec.topic!r} for {age:.0f} s (staleAfter {self.stale_after:g})"
@@ -828,11 +840,8 @@ class MqttSource(Driver):
                     driver=_DRIVER,
                 )
         if self.mode == "each":
-            if not spec.queue:
-                log.debug("%s: nothing new for reading %r", _DRIVER, spec.name)
-                return None
-            value, when = spec.queue.popleft()
-            return self._reading(spec.name, value, spec.unit, when)
+            log.debug("%s: nothing new for reading %r", _DRIVER, spec.name)
+            return None
         assert spec.value is not None
         return self._reading(spec.name, spec.value, spec.unit, spec.time)
 

@@ -859,3 +859,30 @@ def test_mosquitto_publishes_the_last_will_when_the_link_dies(broker):
         start = time.monotonic()
         driver.close()
         assert time.monotonic() - start < 3
+
+
+def test_each_mode_reports_a_bad_message_in_its_turn_and_keeps_old_events():
+    clock = Clock()
+    driver, client = make(
+        {"n": {"topic": "c", "path": "v"}}, clock=clock, mode="each", staleAfter=10
+    )
+    client.publish("c", b'{"v": 1}')
+    client.publish("c", b"garbage")
+    client.publish("c", b'{"v": 3}')
+    clock.now += 60  # queued events are handed over even when they are old
+    assert driver.read()["n"].value == 1
+    with pytest.raises(SensorDataError, match="not JSON"):
+        driver.read()
+    reading = driver.read()["n"]
+    assert (reading.value, reading.time) == (3, T0)
+    with pytest.raises(SensorUnavailableError, match="stale"):
+        driver.read()
+
+
+def test_an_unexpected_failure_in_decoding_is_a_bad_payload():
+    driver, client = make({"n": {"topic": "c", "path": "v"}}, timePath="at")
+    client.publish("c", '{"v": 1, "at": 1' + "0" * 400 + "}")  # too large for a float
+    with pytest.raises(SensorDataError, match="topic 'c'"):
+        driver.read()
+    client.publish("c", b'{"v": 2, "at": 1556712000}')
+    assert values(driver.read()) == {"n": 2}
