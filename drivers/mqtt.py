@@ -96,7 +96,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -454,6 +454,28 @@ class MqttSource(Driver):
     settle_quiet: ClassVar[float] = 0.05
     #: values queued per reading in ``each`` mode
     queue_limit: ClassVar[int] = 1000
+
+    @classmethod
+    def option_problems(
+        cls, options: Mapping[str, Any], where: str = "options"
+    ) -> Iterator[ConfigError]:
+        """The declared checks, and those of the ``url`` and of each reading's entry."""
+        problems = list(super().option_problems(options, where))
+        yield from problems
+        named = {str(p.field) for p in problems}
+        checks = (
+            ("url", _broker),
+            ("readings", lambda value: _reading_specs(value, options.get("timePath"))),
+        )
+        for key, check in checks:
+            value = options.get(key)
+            if value is None or f"{where}.{key}" in named:
+                continue
+            try:
+                check(value)
+            except ConfigError as exc:
+                field = f"{where}.{exc.field or key}"
+                yield ConfigError(f"{field}: {exc}", field=field)
 
     @classmethod
     def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:

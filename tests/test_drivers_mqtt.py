@@ -194,6 +194,17 @@ def test_options_are_checked_by_the_config_loader():
     )
     assert [p.field for p in problems] == ["sensors[0].stale", "sensors[0].qos"]
     assert "did you mean 'staleAfter'" in str(problems[0])
+    problems = list(
+        MqttSource.option_problems(
+            {"url": "http://x", "readings": {"t": {"topic": "a/#/b"}}}, "sensors[0].options"
+        )
+    )
+    assert [p.field for p in problems] == [
+        "sensors[0].options.url",
+        "sensors[0].options.readings.t",
+    ]
+    assert "mqtt:// or mqtts://" in str(problems[0]) and "'#'" in str(problems[1])
+    assert list(MqttSource.option_problems({"readings": {"t": "a"}})) == []
 
 
 # -- messages ------------------------------------------------------------------------
