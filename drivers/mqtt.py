@@ -35,9 +35,12 @@ Options:
   each read hands over the oldest queued value of each reading, once, with
   its time (the payload's, else when it arrived), as the ``file`` driver
   hands over one record per read (an unusable message takes its turn as
-  that read's :class:`SensorDataError`); a read with nothing queued raises
-  :class:`SensorUnavailableError` ("no new message"), and ``staleAfter``
-  counts only once the queue is empty. At most
+  that read's :class:`SensorDataError`). A read with nothing queued leaves
+  the reading out (no event is not a failure: with no reading at all the
+  read returns ``{}``) unless the connection is down or ``staleAfter``
+  passed since the last message (or since the start), which raise
+  :class:`SensorUnavailableError`. Retained messages are ignored in this
+  mode: they are the broker's memory of an old event, not a new one. At most
   :attr:`MqttSource.queue_limit` values wait per reading (the oldest go
   first, with a warning): ``each`` suits events slower than the interval;
 * ``staleAfter``: seconds; a reading whose last value is older (by the
@@ -75,9 +78,9 @@ How it behaves:
   (:class:`SensorUnavailableError`, or :class:`SensorDataError` when every
   reading's last message was bad), so one dead device does not silence the
   others of the same sensor;
-* retained messages count as having arrived when they are delivered; one
-  delivered again on a reconnect, with the payload already seen, is neither
-  a new event (``each``) nor a fresher value (``latest``);
+* in ``latest`` mode a retained message counts as having arrived when it is
+  delivered (give ``timePath`` when its age matters); one delivered again on
+  a reconnect, with the payload already seen, is not a fresher value;
 * :meth:`MqttSource.close` disconnects and stops the loop.
 
 paho-mqtt (the ``[mqtt]`` extra) is imported by the driver only. Seams:
@@ -452,6 +455,9 @@ class MqttSource(Driver):
     #: retained messages (0: not at all), and the quiet gap that ends the retained ones
     first_read_wait: ClassVar[float] = 2.0
     settle_quiet: ClassVar[float] = 0.05
+    #: closing and reopening this driver after failed reads does not help (it
+    #: reconnects by itself) and loses what it holds: a hint for the caller
+    reopen_on_failure: ClassVar[bool] = False
     #: values queued per reading in ``each`` mode
     queue_limit: ClassVar[int] = 1000
 
@@ -558,6 +564,7 @@ class MqttSource(Driver):
         self._unacked = 0
         self._activity = 0.0  # time.monotonic() of the last subscription answer or message
         self._first_read = True
+        self._started = clock()
         self._filters = list(dict.fromkeys(s.topic for s in self._specs))
         self.ha_node = _ha_node(checked["homeAssistant"], checked["clientId"])
         self.availability_topic = (
@@ -757,6 +764,8 @@ class MqttSource(Driver):
         now: float,
     ) -> None:
         if retained:
+            if self.mode == "each":
+                return  # an old event, kept by the broker
             if spec.retained.get(topic) == payload:
                 return  # delivered again on a reconnect: nothing new
             spec.retained[topic] = payload
@@ -802,13 +811,8 @@ class MqttSource(Driver):
                 spec.reported = None
                 if reading is not None:
                     readings[spec.name] = reading
-        if readings:
+        if readings or not problems:  # each mode: no event is not a failure
             return readings
-        if not problems:  # each mode, nothing new on a reading that is not stale
-            raise SensorUnavailableError(
-                f"{_DRIVER}: no new message on {self._topics()}{self._link_state()}",
-                driver=_DRIVER,
-            )
         text = "; ".join(str(p).removeprefix(f"{_DRIVER}: ") for p in problems)
         if all(isinstance(p, SensorDataError) for p in problems):
             raise SensorDataError(f"{_DRIVER}: {text}", driver=_DRIVER)
@@ -826,9 +830,6 @@ class MqttSource(Driver):
                 return
             time.sleep(min(quiet_until, deadline) - now)
 
-    def _topics(self) -> str:
-        return ", ".join(f"topic {t!r}" for t in self._filters)
-
     def _read_one(self, spec: _Spec, now: float) -> Reading | None:
         if spec.dropped:
             log.warning(
@@ -844,6 +845,8 @@ class MqttSource(Driver):
             if isinstance(item, SensorDataError):
                 raise item
             return self._reading(spec.name, item[0], spec.unit, item[1])
+        if self.mode == "each":
+            return self._nothing_new(spec, now)
         if spec.problem is not None:
             raise spec.problem
         if spec.arrived is None:
@@ -861,11 +864,27 @@ class MqttSource(Driver):
                     f"{self._link_state()}",
                     driver=_DRIVER,
                 )
-        if self.mode == "each":
-            log.debug("%s: nothing new for reading %r", _DRIVER, spec.name)
-            return None
         assert spec.value is not None
         return self._reading(spec.name, spec.value, spec.unit, spec.time)
+
+    def _nothing_new(self, spec: _Spec, now: float) -> None:
+        """Each mode, nothing queued: fine, unless stale or disconnected."""
+        if self.stale_after is not None:
+            since = self._started if spec.arrived is None else spec.arrived
+            if now - since > self.stale_after:
+                raise SensorUnavailableError(
+                    f"{_DRIVER}: reading {spec.name!r} is stale: nothing on topic "
+                    f"{spec.topic!r} for {now - since:.0f} s (staleAfter {self.stale_after:g})"
+                    f"{self._link_state()}",
+                    driver=_DRIVER,
+                )
+        if not self._connected:
+            raise SensorUnavailableError(
+                f"{_DRIVER}: nothing new on topic {spec.topic!r} (reading {spec.name!r})"
+                f"{self._link_state()}",
+                driver=_DRIVER,
+            )
+        log.debug("%s: nothing new for reading %r", _DRIVER, spec.name)
 
     def _link_state(self) -> str:
         if self._connected:
