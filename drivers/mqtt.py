@@ -37,9 +37,10 @@ Options:
   hands over one record per read (an unusable message takes its turn as
   that read's :class:`SensorDataError`). A read with nothing queued leaves
   the reading out (no event is not a failure: with no reading at all the
-  read returns ``{}``) unless the connection is down or ``staleAfter``
-  passed since the last message (or since the start), which raise
-  :class:`SensorUnavailableError`. Retained messages are ignored in this
+  read returns ``{}``; a lost connection is logged, not raised, as a failed
+  read would let the agent hand over the last event again) unless
+  ``staleAfter`` passed since the last message (or since the start), which
+  raises :class:`SensorUnavailableError`. Retained messages are ignored in this
   mode: they are the broker's memory of an old event, not a new one. At most
   :attr:`MqttSource.queue_limit` values wait per reading (the oldest go
   first, with a warning): ``each`` suits events slower than the interval;
@@ -868,7 +869,11 @@ class MqttSource(Driver):
         return self._reading(spec.name, spec.value, spec.unit, spec.time)
 
     def _nothing_new(self, spec: _Spec, now: float) -> None:
-        """Each mode, nothing queued: fine, unless stale or disconnected."""
+        """Each mode, nothing queued: no event, unless stale.
+
+        Not even a lost connection raises: a failed read would let the caller
+        reuse the last readings, and an event would be published twice (the
+        loss is logged as a warning, and paho reconnects)."""
         if self.stale_after is not None:
             since = self._started if spec.arrived is None else spec.arrived
             if now - since > self.stale_after:
@@ -878,13 +883,7 @@ class MqttSource(Driver):
                     f"{self._link_state()}",
                     driver=_DRIVER,
                 )
-        if not self._connected:
-            raise SensorUnavailableError(
-                f"{_DRIVER}: nothing new on topic {spec.topic!r} (reading {spec.name!r})"
-                f"{self._link_state()}",
-                driver=_DRIVER,
-            )
-        log.debug("%s: nothing new for reading %r", _DRIVER, spec.name)
+        log.debug("%s: nothing new for reading %r%s", _DRIVER, spec.name, self._link_state())
 
     def _link_state(self) -> str:
         if self._connected:
