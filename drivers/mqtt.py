@@ -46,8 +46,7 @@ Options:
   first, with a warning): ``each`` suits events slower than the interval;
 * ``staleAfter``: seconds; a reading whose last value is older (by the
   payload's time, else by when it arrived) is a failing reading until a new
-  message arrives.
-
+  message arrives;
 * ``homeAssistant``: ``true`` (or the id to use; default: ``clientId``, else
   ``iota_publisher_<hostname>``) announces the readings to Home Assistant by
   MQTT discovery: one retained ``homeassistant/sensor/<id>/<reading>/config``
