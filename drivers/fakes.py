@@ -52,12 +52,14 @@ from .thingy52 import (
 )
 
 __all__ = [
+    "NOT_AUTHORIZED",
     "FakeBleClient",
     "FakeBleDevice",
     "FakeBleError",
     "FakeI2CBus",
     "FakeMqttClient",
     "FakeMqttMessage",
+    "FakeReasonCode",
     "FakeScanner",
     "I2CWrite",
     "ScriptedSerial",
