@@ -75,6 +75,7 @@ BUILTIN: dict[str, str] = {
     "file": "file:FileSource",
     "http": "http:HttpSource",
     "command": "command:CommandSource",
+    "mqtt": "mqtt:MqttSource",
 }
 
 

@@ -7,6 +7,9 @@
 * :class:`FakeBleClient` / :class:`FakeScanner` / :class:`FakeBleDevice`: a
   Thingy:52 that replays notification bytes (:class:`FakeBleError` stands in
   for bleak's ``BleakError``);
+* :class:`FakeMqttClient`: a paho-mqtt client joined to a broker in memory
+  (subscriptions with wildcards, retained messages, refused connects, a
+  dropped link and its reconnect);
 * the ``simulated`` driver (:class:`Simulated`) stands in for a whole sensor.
 
 Each driver takes its seam as a keyword (``bus=``, ``port=``, ``client=``)::
@@ -15,6 +18,7 @@ Each driver takes its seam as a keyword (``bus=``, ``port=``, ``client=``)::
     create_driver("bh1750", {"address": 0x23}, bus=bus)
     create_driver("pms5003", port=ScriptedSerial([frame], loop=True))
     create_driver("thingy52", {"address": "C4:6A:12:34:56:78"}, client=FakeBleClient.thingy())
+    create_driver("mqtt", {"readings": {"t": {"topic": "a/b"}}}, client=FakeMqttClient())
 
 Production modules never import this one.
 """
@@ -31,6 +35,7 @@ from typing import Any, NamedTuple
 
 from ._base import SensorDataError
 from ._i2c import BLOCK_MAX, EREMOTEIO, I2C_M_RD
+from .mqtt import topic_matches
 from .simulated import Simulated
 from .thingy52 import (
     _UUID_OF,
@@ -47,10 +52,14 @@ from .thingy52 import (
 )
 
 __all__ = [
+    "NOT_AUTHORIZED",
     "FakeBleClient",
     "FakeBleDevice",
     "FakeBleError",
     "FakeI2CBus",
+    "FakeMqttClient",
+    "FakeMqttMessage",
+    "FakeReasonCode",
     "FakeScanner",
     "I2CWrite",
     "ScriptedSerial",
@@ -554,3 +563,150 @@ class FakeScanner:
         if address is not None:
             return self.device if str(self.device.address).lower() == address.lower() else None
         return self.device if self.device.name == name else None
+
+
+# ---------------------------------------------------------------- MQTT
+
+
+@dataclass(frozen=True)
+class FakeReasonCode:
+    """paho's ``ReasonCode`` as far as drivers look at it."""
+
+    value: int = 0
+    text: str = "Success"
+
+    @property
+    def is_failure(self) -> bool:
+        return self.value >= 0x80
+
+    def __str__(self) -> str:
+        return self.text
+
+
+NOT_AUTHORIZED = FakeReasonCode(0x87, "Not authorized")
+
+
+@dataclass(frozen=True)
+class FakeMqttMessage:
+    """paho's ``MQTTMessage`` as far as drivers look at it."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+
+
+class FakeMqttClient:
+    """A paho-mqtt ``Client`` (version 2 callbacks) joined to a broker in memory.
+
+    The driver sets the callbacks and calls ``connect_async`` and
+    ``loop_start``; the fake then connects at once (or refuses, with
+    ``refuse=``), calling ``on_connect`` in the caller's thread. A test
+    publishes with :meth:`publish` (a retained message is kept and delivered
+    to later subscriptions, with ``retain`` set, as a broker does), drops the
+    link with :meth:`drop` and restores it with :meth:`reconnect`.
+    ``calls`` records the setup calls (``username_pw_set`` shows the password
+    as ``"***"``), ``subscriptions`` the current filters and their QoS.
+    """
+
+    def __init__(self, *, refuse: FakeReasonCode | None = None) -> None:
+        self.refuse = refuse
+        self.on_connect: Callable[..., None] | None = None
+        self.on_disconnect: Callable[..., None] | None = None
+        self.on_message: Callable[..., None] | None = None
+        self.on_subscribe: Callable[..., None] | None = None
+        self.calls: list[tuple[str, Any]] = []
+        self.subscriptions: dict[str, int] = {}
+        self.retained: dict[str, bytes] = {}
+        self.published: list[FakeMqttMessage] = []
+        self.connected = False
+        self.looping = False
+        self.password: str | None = None
+        self.will: FakeMqttMessage | None = None
+
+    # the paho API the driver uses
+
+    def username_pw_set(self, username: str | None, password: str | None = None) -> None:
+        self.password = password
+        self.calls.append(("username_pw_set", (username, None if password is None else "***")))
+
+    def tls_set(self, **kwargs: Any) -> None:
+        self.calls.append(("tls_set", kwargs))
+
+    def will_set(
+        self, topic: str, payload: str | bytes = b"", qos: int = 0, retain: bool = False
+    ) -> None:
+        self.will = FakeMqttMessage(
+            topic, payload if isinstance(payload, bytes) else payload.encode(), qos, retain
+        )
+        self.calls.append(("will_set", (topic, payload, qos, retain)))
+
+    def reconnect_delay_set(self, min_delay: float = 1, max_delay: float = 120) -> None:
+        self.calls.append(("reconnect_delay_set", (min_delay, max_delay)))
+
+    def connect_async(self, host: str, port: int = 1883, keepalive: int = 60) -> None:
+        self.calls.append(("connect_async", (host, port, keepalive)))
+
+    def loop_start(self) -> None:
+        self.looping = True
+        self.reconnect()
+
+    def loop_stop(self) -> None:
+        self.looping = False
+
+    def disconnect(self) -> None:
+        was = self.connected
+        self._lose()
+        if was and self.on_disconnect is not None:
+            self.on_disconnect(self, None, None, FakeReasonCode(), None)
+
+    def subscribe(self, topic: str, qos: int = 0) -> tuple[int, int]:
+        self.subscriptions[topic] = qos
+        if self.on_subscribe is not None:  # the broker's SUBACK, then the retained messages
+            self.on_subscribe(self, None, len(self.subscriptions), [FakeReasonCode(qos)], None)
+        for name, payload in list(self.retained.items()):
+            if topic_matches(topic, name):
+                self._deliver(FakeMqttMessage(name, payload, qos, retain=True))
+        return 0, len(self.subscriptions)
+
+    def publish(
+        self, topic: str, payload: bytes | str | float = b"", qos: int = 0, retain: bool = False
+    ) -> None:
+        """Publish as another client of the broker would (and as paho's ``publish``)."""
+        data = payload if isinstance(payload, bytes) else str(payload).encode()
+        self.published.append(FakeMqttMessage(topic, data, qos, retain))
+        if retain:
+            if data:
+                self.retained[topic] = data
+            else:
+                self.retained.pop(topic, None)
+        if self.connected and any(topic_matches(f, topic) for f in self.subscriptions):
+            self._deliver(FakeMqttMessage(topic, data, qos))
+
+    # what tests do
+
+    def drop(self, reason: FakeReasonCode = FakeReasonCode(0x80, "Unspecified error")) -> None:
+        """The link is lost (the broker went away); the broker publishes the will."""
+        self._lose()
+        if self.will is not None:
+            self.publish(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
+        if self.on_disconnect is not None:
+            self.on_disconnect(self, None, None, reason, None)
+
+    def reconnect(self) -> None:
+        """The network loop connects (again); the driver subscribes in ``on_connect``."""
+        if self.on_connect is None:
+            return
+        if self.refuse is not None:
+            self.on_connect(self, None, None, self.refuse, None)
+            return
+        self.connected = True
+        self.on_connect(self, None, None, FakeReasonCode(), None)
+
+    def _lose(self) -> None:
+        self.connected = False
+        self.subscriptions.clear()
+
+    def _deliver(self, message: FakeMqttMessage) -> None:
+        if self.on_message is not None:
+            self.on_message(self, None, message)

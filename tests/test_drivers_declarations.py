@@ -74,8 +74,12 @@ def _build(name, tmp_path):
             "refresh_token": "token",
             "token_file": str(tmp_path / "netatmo-token.json"),
         },
+        "mqtt": {"readings": {"temperature": {"topic": "zigbee2mqtt/room"}}},
     }.get(name, {})
-    seams = {"thingy52": {"client": fakes.FakeBleClient.thingy()}}.get(name, {})
+    seams = {
+        "thingy52": {"client": fakes.FakeBleClient.thingy()},
+        "mqtt": {"client": fakes.FakeMqttClient()},
+    }.get(name, {})
     (tmp_path / "data.jsonl").write_text('{"a": 1}\n')
     return create_driver(name, options, **seams)
 
