@@ -7,7 +7,11 @@
  * Plain C99 + pthreads; GCC / Clang vector extensions are used when present
  * (no intrinsics).  On x86-64 builds without AVX2 in the baseline the two hot
  * kernels are also compiled with __attribute__((target("avx2"))) and picked
- * at run time when the CPU has AVX2.
+ * at run time when the CPU has AVX2; on 32-bit ARM builds without NEON in
+ * the baseline (armhf, armv6 / armv7) with target("fpu=neon"), picked when
+ * the kernel reports HWCAP_NEON.  IOTA_PUBLISHER_KERNEL=<path> forces one
+ * (see KERNEL_PATHS).  Built with -DCURLKERNEL_NO_PYTHON the file has no
+ * Python glue; native/selftest.c uses it that way.
  *
  * ===========================================================================
  * Trits
@@ -74,8 +78,19 @@
  * ===========================================================================
  */
 
+#ifndef CURLKERNEL_NO_PYTHON
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#else
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* posix_memalign, clock_gettime, setenv */
+#endif
+/* The kernel without the Python glue, for native/selftest.c (which includes
+   this file) and cross-compiled checks: no Python headers needed. */
+#include <stddef.h>
+#include <stdio.h>
+typedef ptrdiff_t Py_ssize_t;
+#endif
 
 #include <pthread.h>
 #include <signal.h>
@@ -127,6 +142,36 @@
 #define CK_TARGET_AVX2 __attribute__((target("avx2")))
 #else
 #define CK_DISPATCH_AVX2 0
+#endif
+
+/* Run-time dispatch on 32-bit ARM whose baseline has no NEON (armv6 / armv7
+   hard-float without -mfpu=neon, as Raspberry Pi OS and Debian armhf build):
+   the hot kernels are also compiled with __attribute__((target("fpu=neon")))
+   and used when the kernel reports HWCAP_NEON (every Pi from the Pi 2 on).
+   An armv6 Pi Zero / Pi 1 keeps the portable path. */
+#if CK_VECTOR && defined(__arm__) && !defined(__aarch64__) && !defined(__ARM_NEON) \
+    && defined(__linux__) && !defined(CURLKERNEL_NO_DISPATCH) && __has_attribute(target)
+#define CK_DISPATCH_NEON 1
+#define CK_TARGET_NEON __attribute__((target("fpu=neon")))
+#include <sys/auxv.h>
+#ifndef HWCAP_NEON
+#define HWCAP_NEON (1 << 12) /* arch/arm/include/uapi/asm/hwcap.h */
+#endif
+#else
+#define CK_DISPATCH_NEON 0
+#endif
+
+/* Name of the path the baseline build runs (what the compiler's flags give). */
+#if !CK_VECTOR
+#define CK_BASELINE_PATH "portable"
+#elif CK_WIDE_BASELINE
+#define CK_BASELINE_PATH "avx2"
+#elif defined(__SSE2__)
+#define CK_BASELINE_PATH "sse2"
+#elif defined(__ARM_NEON) || defined(__aarch64__)
+#define CK_BASELINE_PATH "neon"
+#else
+#define CK_BASELINE_PATH "portable"
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -586,14 +631,15 @@ static int cpu_has_avx2(void)
 }
 #endif
 
-static chains256_fn pick_chains256(void)
+#if CK_DISPATCH_NEON
+CK_TARGET_NEON static void chains_iterate256_neon(cell256 *s, cell256 *a, cell256 *b,
+                                                  const int *active, int iterations, int rounds)
 {
-#if CK_DISPATCH_AVX2
-    if (cpu_has_avx2())
-        return chains_iterate256_avx2;
-#endif
-    return chains_iterate256_baseline;
+    chains_iterate256_impl(s, a, b, active, iterations, rounds, 0);
 }
+
+static int cpu_has_neon(void) { return (getauxval(AT_HWCAP) & HWCAP_NEON) != 0; }
+#endif
 
 static void chains_iterate64(cell64 *s, cell64 *a, cell64 *b, const int *active,
                              int iterations, int rounds)
@@ -608,6 +654,8 @@ static void chains_iterate64(cell64 *s, cell64 *a, cell64 *b, const int *active,
         }
     }
 }
+
+static chains256_fn pick_chains256(void); /* defined with the path table below */
 
 /*
  * Hash chains of `n` segments in place on `segs` (n * 243 valid trits).
@@ -981,14 +1029,56 @@ CK_TARGET_AVX2 static int pow_batch_avx2(const cell256 *in, cell256 *a, cell256 
 }
 #endif
 
-static pow_batch_fn pick_pow_batch(void)
+#if CK_DISPATCH_NEON
+CK_TARGET_NEON static int pow_batch_neon(const cell256 *in, cell256 *a, cell256 *b, int mwm)
 {
-#if CK_DISPATCH_AVX2
-    if (cpu_has_avx2())
-        return pow_batch_avx2;
-#endif
-    return pow_batch_baseline;
+    return pow_batch_impl(in, a, b, mwm, 0);
 }
+#endif
+
+/*
+ * The code paths of the two vector kernels this build holds, best first;
+ * the baseline (what the compiler flags give) is always last and always
+ * available.  IOTA_PUBLISHER_KERNEL=<name> picks a path by name when the CPU
+ * offers it (for tests and comparisons); otherwise, or when it names a path
+ * this CPU or build lacks, the first available one runs.
+ */
+typedef struct {
+    const char *name;
+    pow_batch_fn pow_batch;
+    chains256_fn chains256;
+    int (*available)(void); /* NULL = always */
+} kernel_path;
+
+static const kernel_path KERNEL_PATHS[] = {
+#if CK_DISPATCH_AVX2
+    {"avx2", pow_batch_avx2, chains_iterate256_avx2, cpu_has_avx2},
+#endif
+#if CK_DISPATCH_NEON
+    {"neon", pow_batch_neon, chains_iterate256_neon, cpu_has_neon},
+#endif
+    {CK_BASELINE_PATH, pow_batch_baseline, chains_iterate256_baseline, NULL},
+};
+
+enum { KERNEL_PATH_COUNT = (int)(sizeof(KERNEL_PATHS) / sizeof(KERNEL_PATHS[0])) };
+
+static int path_available(const kernel_path *p) { return !p->available || p->available(); }
+
+static const kernel_path *pick_path(void)
+{
+    const char *want = getenv("IOTA_PUBLISHER_KERNEL");
+    if (want && *want) {
+        for (int i = 0; i < KERNEL_PATH_COUNT; i++)
+            if (strcmp(KERNEL_PATHS[i].name, want) == 0 && path_available(&KERNEL_PATHS[i]))
+                return &KERNEL_PATHS[i];
+    }
+    for (int i = 0; i < KERNEL_PATH_COUNT; i++)
+        if (path_available(&KERNEL_PATHS[i]))
+            return &KERNEL_PATHS[i];
+    return &KERNEL_PATHS[KERNEL_PATH_COUNT - 1];
+}
+
+static chains256_fn pick_chains256(void) { return pick_path()->chains256; }
 
 static void *pow_thread(void *arg)
 {
@@ -1108,6 +1198,7 @@ static void pow_join_workers(pow_worker *workers, int n)
     }
 }
 
+#ifndef CURLKERNEL_NO_PYTHON
 /* ------------------------------------------------------------------------ */
 /* Python glue                                                               */
 /* ------------------------------------------------------------------------ */
@@ -1560,7 +1651,7 @@ static PyObject *py_pow_search(PyObject *self, PyObject *args, PyObject *kwargs)
     memset(&sh, 0, sizeof(sh));
     sh.mwm = mwm;
     sh.best = POW_NONE;
-    sh.batch_fn = pick_pow_batch();
+    sh.batch_fn = pick_path()->pow_batch;
     cell256 *initial = (cell256 *)alloc_cells(STATE_LEN, sizeof(cell256));
     pow_worker *workers = (pow_worker *)calloc((size_t)threads, sizeof(pow_worker));
     int sync_ok = 0, interrupted = 0, timed_out = 0, started = 0;
@@ -1660,6 +1751,45 @@ static PyObject *py_lanes(PyObject *self, PyObject *noargs)
     return PyLong_FromLong(POW_LANES);
 }
 
+PyDoc_STRVAR(kernel_path_doc,
+             "kernel_path() -> str\n\n"
+             "Name of the code path the vector kernels (proof of work, hash chains)\n"
+             "run on now: 'avx2', 'sse2', 'neon' or 'portable'.  The best one the CPU\n"
+             "offers, unless IOTA_PUBLISHER_KERNEL names another available one.");
+
+static PyObject *py_kernel_path(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(pick_path()->name);
+}
+
+PyDoc_STRVAR(kernel_paths_doc,
+             "kernel_paths() -> tuple[str, ...]\n\n"
+             "The code paths this build holds that this CPU can run, best first.");
+
+static PyObject *py_kernel_paths(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    PyObject *names[KERNEL_PATH_COUNT];
+    int n = 0;
+    for (int i = 0; i < KERNEL_PATH_COUNT; i++)
+        if (path_available(&KERNEL_PATHS[i]))
+            names[n++] = PyUnicode_FromString(KERNEL_PATHS[i].name);
+    PyObject *t = PyTuple_New(n);
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !t) {
+            for (int j = i; j < n; j++)
+                Py_XDECREF(names[j]);
+            Py_XDECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, names[i]);
+    }
+    return t;
+}
+
 static PyMethodDef kernel_methods[] = {
     {"transform", py_transform, METH_VARARGS, transform_doc},
     {"absorb", py_absorb, METH_VARARGS, absorb_doc},
@@ -1673,6 +1803,8 @@ static PyMethodDef kernel_methods[] = {
     {"pow_search", (PyCFunction)(void (*)(void))py_pow_search, METH_VARARGS | METH_KEYWORDS,
      pow_search_doc},
     {"lanes", py_lanes, METH_NOARGS, lanes_doc},
+    {"kernel_path", py_kernel_path, METH_NOARGS, kernel_path_doc},
+    {"kernel_paths", py_kernel_paths, METH_NOARGS, kernel_paths_doc},
     {NULL, NULL, 0, NULL}};
 
 PyDoc_STRVAR(module_doc,
@@ -1696,6 +1828,8 @@ static void backend_info(char *buf, size_t size)
     const char *arch = "x86_64";
 #elif defined(__aarch64__)
     const char *arch = "aarch64";
+#elif defined(__arm__)
+    const char *arch = "arm";
 #else
     const char *arch = "other-arch";
 #endif
@@ -1721,6 +1855,8 @@ static void backend_info(char *buf, size_t size)
     const char *dispatch = "none";
 #if CK_DISPATCH_AVX2
     dispatch = cpu_has_avx2() ? "avx2 kernels (CPU has AVX2)" : "baseline kernels (no AVX2)";
+#elif CK_DISPATCH_NEON
+    dispatch = cpu_has_neon() ? "neon kernels (CPU has NEON)" : "baseline kernels (no NEON)";
 #endif
     snprintf(buf, size,
              "%s; %s; pow %d lanes / hash_chains up to %d lanes as %s; hamming %d lanes "
@@ -1743,3 +1879,4 @@ PyMODINIT_FUNC PyInit__native(void)
     }
     return m;
 }
+#endif /* CURLKERNEL_NO_PYTHON */
