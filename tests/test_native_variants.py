@@ -7,6 +7,7 @@ with those paths forced and checks the results against pure Python.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -86,3 +87,27 @@ def test_portable_kernel_matches_pure_python(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")
+
+
+def test_bench_names_the_path_and_mwm_cost(backend):
+    from iota_publisher._bench import PATH_WORDS, kernel_path, path_summary
+
+    path = kernel_path()
+    assert path in PATH_WORDS
+    text = path_summary((3, 9))
+    assert text.startswith(f"proof-of-work path: {PATH_WORDS[path]}")
+    assert re.search(r"takes about [\d.]+ m?s at mwm 3, [\d.]+ m?s at mwm 9", text), text
+
+
+def test_kernel_path_can_be_forced_to_the_baseline(monkeypatch):
+    from iota_publisher import _backend
+
+    native = _backend.native()
+    if native is None or not hasattr(native, "kernel_paths"):
+        pytest.skip("needs the native kernel")
+    paths = native.kernel_paths()
+    assert native.kernel_path() == paths[0]
+    monkeypatch.setenv("IOTA_PUBLISHER_KERNEL", paths[-1])
+    assert native.kernel_path() == paths[-1]
+    monkeypatch.setenv("IOTA_PUBLISHER_KERNEL", "no-such-path")
+    assert native.kernel_path() == paths[0]
