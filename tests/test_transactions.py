@@ -212,3 +212,20 @@ class TestAttach:
             validate_bundle(attached, mwm=30)
         with pytest.raises(BundleError, match="bundle hash"):
             validate_bundle([txs[0].replace(timestamp=5).as_trytes()] + attached[1:])
+
+
+def test_finalisation_on_integers_matches_the_trit_form(backend):
+    """60 random bundles: the obsolete-tag search on integers (and in C) is the trit one."""
+    from iota_publisher.trinary import bundle as bundle_module
+
+    rng = random.Random(60)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ9"
+    for _ in range(60):
+        address = "".join(rng.choice(alphabet) for _ in range(81))
+        message = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 7000)))
+        tag = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 28)))
+        got = build_bundle(address, message, tag, rng.randrange(2**31))
+        txs = [Transaction.from_trytes(t) for t in reversed(got)]
+        reset = [tx.replace(obsolete_tag=tx.tag, bundle="9" * 81) for tx in txs]
+        expected = bundle_module._finalize_trits(reset)
+        assert got == [tx.as_trytes() for tx in reversed(expected)]
