@@ -1198,6 +1198,269 @@ static void pow_join_workers(pow_worker *workers, int n)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Bundle finalisation: Keccak-384 (Kerl) and the obsolete-tag search        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Keccak-f[1600] and Keccak-384 with the original padding (0x01 ... 0x80),
+ * as Kerl uses it; written from the Keccak reference specification.
+ */
+static const uint64_t KECCAK_RC[24] = {
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808AULL, 0x8000000080008000ULL,
+    0x000000000000808BULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
+    0x000000000000008AULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000AULL,
+    0x000000008000808BULL, 0x800000000000008BULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
+    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800AULL, 0x800000008000000AULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL};
+/* rho rotation of, and pi destination of, the lanes visited from lane 1 */
+static const int KECCAK_ROT[24] = {1,  3,  6,  10, 15, 21, 28, 36, 45, 55, 2,  14,
+                                   27, 41, 56, 8,  25, 43, 62, 18, 39, 61, 20, 44};
+static const int KECCAK_PI[24] = {10, 7,  11, 17, 18, 3, 5,  16, 8,  21, 24, 4,
+                                  15, 23, 19, 13, 12, 2, 20, 14, 22, 9,  6,  1};
+
+CK_INLINE uint64_t rotl64(uint64_t x, int n) { return (x << n) | (x >> (64 - n)); }
+
+static void keccak_f1600(uint64_t st[25])
+{
+    uint64_t bc[5], t;
+    for (int r = 0; r < 24; r++) {
+        for (int i = 0; i < 5; i++)
+            bc[i] = st[i] ^ st[i + 5] ^ st[i + 10] ^ st[i + 15] ^ st[i + 20];
+        for (int i = 0; i < 5; i++) {
+            t = bc[(i + 4) % 5] ^ rotl64(bc[(i + 1) % 5], 1);
+            for (int j = 0; j < 25; j += 5)
+                st[j + i] ^= t;
+        }
+        t = st[1];
+        for (int i = 0; i < 24; i++) {
+            const int j = KECCAK_PI[i];
+            const uint64_t next = st[j];
+            st[j] = rotl64(t, KECCAK_ROT[i]);
+            t = next;
+        }
+        for (int j = 0; j < 25; j += 5) {
+            for (int i = 0; i < 5; i++)
+                bc[i] = st[j + i];
+            for (int i = 0; i < 5; i++)
+                st[j + i] ^= ~bc[(i + 1) % 5] & bc[(i + 2) % 5];
+        }
+        st[0] ^= KECCAK_RC[r];
+    }
+}
+
+enum { KECCAK384_RATE = 104, KERL_BYTES = 48 };
+
+static void keccak384(const uint8_t *data, size_t n, uint8_t out[KERL_BYTES])
+{
+    uint64_t st[25];
+    memset(st, 0, sizeof(st));
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        st[pos >> 3] ^= (uint64_t)data[i] << (8 * (pos & 7));
+        if (++pos == KECCAK384_RATE) {
+            keccak_f1600(st);
+            pos = 0;
+        }
+    }
+    st[pos >> 3] ^= (uint64_t)0x01 << (8 * (pos & 7));
+    st[(KECCAK384_RATE - 1) >> 3] ^= (uint64_t)0x80 << (8 * ((KECCAK384_RATE - 1) & 7));
+    keccak_f1600(st);
+    for (int i = 0; i < KERL_BYTES; i++)
+        out[i] = (uint8_t)(st[i >> 3] >> (8 * (i & 7)));
+}
+
+/* Little-endian 32-bit limbs, enough for 3^243 and signed 384-bit values. */
+enum { BIG_LIMBS = 13 };
+typedef struct {
+    uint32_t w[BIG_LIMBS];
+} big;
+
+static void big_pow3(big *r, int n)
+{
+    memset(r, 0, sizeof(*r));
+    r->w[0] = 1;
+    for (int k = 0; k < n; k++) {
+        uint64_t carry = 0;
+        for (int i = 0; i < BIG_LIMBS; i++) {
+            const uint64_t v = (uint64_t)r->w[i] * 3 + carry;
+            r->w[i] = (uint32_t)v;
+            carry = v >> 32;
+        }
+    }
+}
+
+static void big_add(big *r, const big *a) /* mod 2^416 */
+{
+    uint64_t carry = 0;
+    for (int i = 0; i < BIG_LIMBS; i++) {
+        const uint64_t v = (uint64_t)r->w[i] + a->w[i] + carry;
+        r->w[i] = (uint32_t)v;
+        carry = v >> 32;
+    }
+}
+
+static void big_sub(big *r, const big *a) /* mod 2^416 */
+{
+    int64_t borrow = 0;
+    for (int i = 0; i < BIG_LIMBS; i++) {
+        const int64_t v = (int64_t)r->w[i] - a->w[i] - borrow;
+        r->w[i] = (uint32_t)v;
+        borrow = v < 0;
+    }
+}
+
+static int big_negative(const big *a) { return (a->w[BIG_LIMBS - 1] >> 31) != 0; }
+
+static int big_cmp(const big *a, const big *b) /* unsigned */
+{
+    for (int i = BIG_LIMBS - 1; i >= 0; i--)
+        if (a->w[i] != b->w[i])
+            return a->w[i] < b->w[i] ? -1 : 1;
+    return 0;
+}
+
+typedef struct {
+    big m, half, top; /* 3^242, (3^242 - 1) / 2, 3^242 again as the digit offset */
+    uint8_t step[KERL_BYTES]; /* 3^81, big-endian */
+} kerl_consts;
+
+static void kerl_consts_init(kerl_consts *k)
+{
+    big p81;
+    big_pow3(&k->m, 242);
+    k->half = k->m;
+    uint32_t rem = 0;
+    for (int i = BIG_LIMBS - 1; i >= 0; i--) { /* (m - 1) / 2: m is odd */
+        const uint64_t cur = ((uint64_t)rem << 32) | k->half.w[i];
+        k->half.w[i] = (uint32_t)(cur / 2);
+        rem = (uint32_t)(cur % 2);
+    }
+    k->top = k->m;
+    big_pow3(&p81, 81);
+    for (int i = 0; i < KERL_BYTES; i++)
+        k->step[KERL_BYTES - 1 - i] = (uint8_t)(p81.w[i / 4] >> (8 * (i % 4)));
+}
+
+/*
+ * The tryte values + 13 (0..26) of a Kerl digest: the 384-bit signed
+ * big-endian digest reduced into the balanced range mod 3^242, as 81
+ * balanced base-27 digits (u = w + 3^242 with w = (v + half) mod 3^242 has
+ * plain digits d = tryte + 13).  kerl_digits_start() makes u; each
+ * kerl_digits_next() call gives the next six digits, least significant first.
+ */
+typedef struct {
+    big v;
+    int top; /* limbs above top are zero */
+} kerl_digits;
+
+static void kerl_digits_start(const kerl_consts *k, const uint8_t d[KERL_BYTES], kerl_digits *g)
+{
+    big *v = &g->v;
+    for (int i = 0; i < 12; i++)
+        v->w[i] = ((uint32_t)d[KERL_BYTES - 4 * i - 4] << 24) |
+                  ((uint32_t)d[KERL_BYTES - 4 * i - 3] << 16) |
+                  ((uint32_t)d[KERL_BYTES - 4 * i - 2] << 8) | d[KERL_BYTES - 4 * i - 1];
+    v->w[12] = (d[0] & 0x80) ? 0xFFFFFFFFu : 0;
+    big_add(v, &k->half); /* in (-m, 2m) */
+    if (big_negative(v))
+        big_add(v, &k->m);
+    else if (big_cmp(v, &k->m) >= 0)
+        big_sub(v, &k->m);
+    big_add(v, &k->top);
+    g->top = BIG_LIMBS - 1;
+}
+
+static void kerl_digits_next(kerl_digits *g, uint8_t out[6])
+{
+    uint64_t rem = 0;
+    while (g->top > 0 && g->v.w[g->top] == 0)
+        g->top--;
+    for (int i = g->top; i >= 0; i--) {
+        const uint64_t cur = (rem << 32) | g->v.w[i];
+        g->v.w[i] = (uint32_t)(cur / 387420489u); /* 27^6 */
+        rem = cur % 387420489u;
+    }
+    for (int j = 0; j < 6; j++) {
+        out[j] = (uint8_t)(rem % 27);
+        rem /= 27;
+    }
+}
+
+/* Whether the normalized form of one third (27 digits) holds a 13 (digit
+   26): it is lowered (sum above zero) or raised from its first tryte. */
+static int third_has_13(const uint8_t *p)
+{
+    int total = -13 * 27, j = 0;
+    for (int i = 0; i < 27; i++)
+        total += p[i];
+    if (total > 0) {
+        while (total > 0)
+            total -= p[j++];
+    } else if (total < 0) {
+        while (total < 0)
+            total += 26 - p[j++];
+        if (j > 1 || total == 0)
+            return 1;
+        j = 1; /* the first tryte was raised part of the way */
+    }
+    for (int i = j; i < 27; i++)
+        if (p[i] == 26)
+            return 1;
+    return 0;
+}
+
+/* Whether the normalized bundle hash of a digest holds a 13; the digits go
+   to out[0..84), complete when it does not. */
+static int digest_has_13(const kerl_consts *k, const uint8_t d[KERL_BYTES], uint8_t out[84])
+{
+    kerl_digits g;
+    int n = 0;
+    kerl_digits_start(k, d, &g);
+    for (int third = 0; third < 3; third++) {
+        while (n < 27 * (third + 1)) {
+            kerl_digits_next(&g, out + n);
+            n += 6;
+        }
+        if (third_has_13(out + 27 * third)) /* the first third rules most out */
+            return 1;
+    }
+    return 0;
+}
+
+/* Chunk (48 big-endian bytes) += 3^81 mod 2^384: one obsolete-tag step. */
+static void kerl_chunk_step(uint8_t *chunk, const uint8_t step[KERL_BYTES])
+{
+    unsigned carry = 0;
+    for (int i = KERL_BYTES - 1; i >= 0; i--) {
+        const unsigned v = (unsigned)chunk[i] + step[i] + carry;
+        chunk[i] = (uint8_t)v;
+        carry = v >> 8;
+    }
+}
+
+/*
+ * Tries the obsolete tag of the chunk at `offset` in `data` (the Kerl
+ * chunks of every essence), stepping it until the bundle hash normalizes
+ * without a 13, at most `limit` steps.  Returns the steps taken (digest in
+ * `out`) or -1 when the limit was reached.  `data` is modified.
+ */
+static long long bundle_finalize_run(uint8_t *data, size_t n, size_t offset, long long limit,
+                                     uint8_t out[KERL_BYTES])
+{
+    kerl_consts k;
+    uint8_t digits[84];
+    kerl_consts_init(&k);
+    for (long long steps = 0;; steps++) {
+        keccak384(data, n, out);
+        if (!digest_has_13(&k, out, digits))
+            return steps;
+        if (steps >= limit)
+            return -1;
+        kerl_chunk_step(data + offset, k.step);
+    }
+}
+
 #ifndef CURLKERNEL_NO_PYTHON
 /* ------------------------------------------------------------------------ */
 /* Python glue                                                               */
@@ -1751,6 +2014,49 @@ static PyObject *py_lanes(PyObject *self, PyObject *noargs)
     return PyLong_FromLong(POW_LANES);
 }
 
+PyDoc_STRVAR(bundle_finalize_doc,
+             "bundle_finalize(chunks: bytes, offset: int, limit: int) -> tuple[int, bytes | None]\n\n"
+             "The obsolete-tag search of bundle finalisation.  chunks: the 48-byte\n"
+             "Kerl chunks of every essence; the one at byte `offset` holds the\n"
+             "obsolete tag, which steps by 3**81 (at most `limit` steps) until the\n"
+             "normalized bundle hash has no 13.  Returns (steps, Keccak-384\n"
+             "digest), or (limit, None) when the limit was reached first.");
+
+static PyObject *py_bundle_finalize(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    Py_ssize_t offset;
+    long long limit;
+    uint8_t digest[KERL_BYTES];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nL:bundle_finalize", &buf, &offset, &limit))
+        return NULL;
+    PyObject *result = NULL;
+    if (buf.len <= 0 || buf.len % KERL_BYTES || offset < 0 || offset % KERL_BYTES ||
+        offset >= buf.len || limit < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                         "bundle_finalize: chunks must be whole 48-byte chunks, offset one of "
+                         "them, limit >= 0");
+        goto done;
+    }
+    uint8_t *data = (uint8_t *)PyMem_Malloc((size_t)buf.len);
+    if (!data) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(data, buf.buf, (size_t)buf.len);
+    const long long steps =
+        bundle_finalize_run(data, (size_t)buf.len, (size_t)offset, limit, digest);
+    PyMem_Free(data);
+    if (steps < 0)
+        result = Py_BuildValue("(LO)", limit, Py_None);
+    else
+        result = Py_BuildValue("(Ly#)", steps, (const char *)digest, (Py_ssize_t)KERL_BYTES);
+done:
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 PyDoc_STRVAR(kernel_path_doc,
              "kernel_path() -> str\n\n"
              "Name of the code path the vector kernels (proof of work, hash chains)\n"
@@ -1804,6 +2110,7 @@ static PyMethodDef kernel_methods[] = {
      pow_search_doc},
     {"lanes", py_lanes, METH_NOARGS, lanes_doc},
     {"kernel_path", py_kernel_path, METH_NOARGS, kernel_path_doc},
+    {"bundle_finalize", py_bundle_finalize, METH_VARARGS, bundle_finalize_doc},
     {"kernel_paths", py_kernel_paths, METH_NOARGS, kernel_paths_doc},
     {NULL, NULL, 0, NULL}};
 

@@ -229,3 +229,17 @@ def test_finalisation_on_integers_matches_the_trit_form(backend):
         reset = [tx.replace(obsolete_tag=tx.tag, bundle="9" * 81) for tx in txs]
         expected = bundle_module._finalize_trits(reset)
         assert got == [tx.as_trytes() for tx in reversed(expected)]
+
+
+@pytest.mark.parametrize("tag", ["M" * 27, "L" + "M" * 26, "9" * 5 + "M" * 22])
+def test_finalisation_where_the_obsolete_tag_wraps(tag, backend):
+    """A tag at (or near) the top of its range wraps to the bottom, as add_index does."""
+    from iota_publisher.trinary import bundle as bundle_module
+
+    address = "ABCDEFGHIJKLMNOPQRSTUVWXYZ9" * 3
+    for timestamp in range(1550000000, 1550000006):
+        got = build_bundle(address, "HELLO" * 500, tag, timestamp)
+        txs = [Transaction.from_trytes(t) for t in reversed(got)]
+        reset = [tx.replace(obsolete_tag=tx.tag, bundle="9" * 81) for tx in txs]
+        expected = bundle_module._finalize_trits(reset)
+        assert got == [tx.as_trytes() for tx in reversed(expected)]

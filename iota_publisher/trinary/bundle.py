@@ -112,11 +112,12 @@ def _finalize(transactions: list[Transaction]) -> list[Transaction]:
     tag = trits_to_int(first[324:405])
     rest = trits_to_int(first[243:485]) - tag * _P81
     head, tail = chunks[0], b"".join(chunks[2:])
-    native = _backend.native()
-    finalize = getattr(native, "bundle_finalize", None)
-    if finalize is not None:
-        steps, digest = finalize(b"".join(chunks), 48)
-        tag = (tag + steps + _HALF81) % _P81 - _HALF81
+    finalize = getattr(_backend.native(), "bundle_finalize", None)
+    digest = None
+    if finalize is not None:  # the same search in C, up to where the tag would wrap
+        steps, digest = finalize(b"".join(chunks), 48, min(_HALF81 - tag, 1 << 62))
+        tag += steps
+    if digest is not None:
         value = _digest_value(digest)
     else:
         while True:
