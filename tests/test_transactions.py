@@ -243,3 +243,14 @@ def test_finalisation_where_the_obsolete_tag_wraps(tag, backend):
         reset = [tx.replace(obsolete_tag=tx.tag, bundle="9" * 81) for tx in txs]
         expected = bundle_module._finalize_trits(reset)
         assert got == [tx.as_trytes() for tx in reversed(expected)]
+
+
+def test_hash_from_the_search_state_is_the_transaction_hash(backend):
+    from iota_publisher.pow import search_nonce_hash
+    from iota_publisher.trinary import trits_to_trytes
+
+    for seed in range(3):
+        trits = trytes_to_trits(_random_tx(random.Random(200 + seed)))
+        nonce, _tried, digest = search_nonce_hash(trits, 4)
+        assert nonce == search_nonce(trits, 4)[0]
+        assert trits_to_trytes(digest) == transaction_hash(trits_to_trytes(trits[:-81] + nonce))
