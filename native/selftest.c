@@ -14,6 +14,10 @@
  *                                    trits == HASH (INPUT "-" = empty)
  *   pow MWM TRANSACTION NONCE       smallest-candidate nonce of the fixed
  *                                    enumeration (curlkernel.c) at MWM
+ *   bundle OFFSET CHUNKS STEPS HASH bundle finalisation: CHUNKS (hex) are the
+ *                                    Kerl chunks of the essences with the
+ *                                    first obsolete tag at the chunk at byte
+ *                                    OFFSET; STEPS tag steps give bundle HASH
  *
  * (all values in trytes).  The curl lines check the scalar sponge; those with
  * a single-block input (<= 81 trytes) and LENGTH 243 also check the bit-sliced
@@ -48,9 +52,17 @@ typedef struct {
     int8_t tx[8019], nonce[NONCE_LEN];
 } pow_case;
 
+typedef struct {
+    size_t offset, len;
+    long long steps;
+    uint8_t *chunks;
+    char hash[82];
+} bundle_case;
+
 static curl_case curls[MAX_CASES];
 static pow_case pows[16];
-static int n_curls, n_pows;
+static bundle_case bundles[16];
+static int n_curls, n_pows, n_bundles;
 
 static const char TRYTES[] = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -108,6 +120,22 @@ static int read_vectors(const char *path)
             if (trits_of(a, p->tx, 8019) != 8019 || trits_of(b, p->nonce, NONCE_LEN) != NONCE_LEN)
                 break;
             n_pows++;
+        } else if (strcmp(kind, "bundle") == 0 && n_bundles < 16) {
+            bundle_case *c = &bundles[n_bundles];
+            if (fscanf(f, "%d %4096s %lld %81s", &x, a, &c->steps, c->hash) != 4)
+                break;
+            c->offset = (size_t)x;
+            c->len = strlen(a) / 2;
+            c->chunks = (uint8_t *)malloc(c->len + 1);
+            int ok = c->len > 0 && c->len % KERL_BYTES == 0 && c->offset < c->len;
+            for (size_t i = 0; ok && i < c->len; i++) {
+                unsigned byte;
+                ok = sscanf(a + 2 * i, "%2x", &byte) == 1;
+                c->chunks[i] = (uint8_t)byte;
+            }
+            if (!ok || strlen(c->hash) != 81)
+                break;
+            n_bundles++;
         } else {
             break;
         }
@@ -231,6 +259,33 @@ static int check_pow(const kernel_path *path)
     return bad;
 }
 
+/* Keccak-384, the base-27 digits and the normalized-hash check (path-independent). */
+static int check_bundles(void)
+{
+    int bad = 0;
+    static const char DIGIT_TRYTE[] = "NOPQRSTUVWXYZ9ABCDEFGHIJKLM";
+    for (int i = 0; i < n_bundles; i++) {
+        const bundle_case *c = &bundles[i];
+        uint8_t *data = (uint8_t *)malloc(c->len), digest[KERL_BYTES], digits[84];
+        char hash[82];
+        kerl_consts k;
+        memcpy(data, c->chunks, c->len);
+        const long long steps = bundle_finalize_run(data, c->len, c->offset, 1LL << 40, digest);
+        kerl_consts_init(&k);
+        const int has13 = digest_has_13(&k, digest, digits);
+        for (int j = 0; j < 81; j++)
+            hash[j] = DIGIT_TRYTE[digits[j]];
+        hash[81] = 0;
+        free(data);
+        if (steps != c->steps || has13 || strcmp(hash, c->hash) != 0) {
+            fprintf(stderr, "bundle case %d: %lld tag steps to %s, the reference %lld to %s\n", i,
+                    steps, hash, c->steps, c->hash);
+            bad++;
+        }
+    }
+    return bad;
+}
+
 static int check_path(const kernel_path *path, int scalar_bad)
 {
     /* hash_chains_run() takes its path from pick_path(): select it by name. */
@@ -241,9 +296,10 @@ static int check_path(const kernel_path *path, int scalar_bad)
     }
     int chains = 0;
     const int bad = check_chains(&chains) + check_pow(path);
-    printf("path %s: %s (%d Curl sponge cases%s, %d hash-chain lanes, %d proof-of-work nonces)\n",
+    printf("path %s: %s (%d Curl sponge cases%s and %d bundle hashes, %d hash-chain lanes, "
+           "%d proof-of-work nonces)\n",
            path->name, bad + scalar_bad ? "FAILED" : "ok", n_curls, scalar_bad ? " FAILED" : "",
-           chains, n_pows);
+           n_bundles, chains, n_pows);
     return bad;
 }
 
@@ -255,7 +311,7 @@ int main(int argc, char **argv)
     }
     if (read_vectors(argv[1]) < 0)
         return 2;
-    const int scalar_bad = check_scalar();
+    const int scalar_bad = check_scalar() + check_bundles();
     const char *env = getenv("IOTA_PUBLISHER_KERNEL");
     const char *const *names = (const char *const *)argv + 2;
     int n_names = argc - 2;

@@ -22,7 +22,8 @@ import pytest
 
 from iota_publisher import _backend
 from iota_publisher.pow import search_nonce
-from iota_publisher.trinary import trits_to_trytes, trytes_to_trits
+from iota_publisher.trinary import Transaction, trits_to_int, trits_to_trytes, trytes_to_trits
+from iota_publisher.trinary._kerl import kerl_chunk_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 SELFTEST = ROOT / "native" / "selftest.c"
@@ -75,6 +76,16 @@ def write_vectors(path: Path) -> None:
     txs = json.loads((VECTORS / "transactions.json").read_text())
     for case in txs["hashes"][:6]:
         lines.append(f"curl 81 {case['trytes']} 243 {case['hash']}")
+    for case in txs["bundles"]:  # the reference's finalised bundles, tag steps undone
+        bundle = [Transaction.from_trytes(t) for t in reversed(case["trytes"])]
+        if len(bundle) > 10:
+            continue
+        steps = trits_to_int(trytes_to_trits(bundle[0].obsolete_tag)) - trits_to_int(
+            trytes_to_trits(bundle[0].tag)
+        )
+        bundle[0] = bundle[0].replace(obsolete_tag=bundle[0].tag)
+        chunks = [kerl_chunk_bytes(tx.essence[i : i + 243]) for tx in bundle for i in (0, 243)]
+        lines.append(f"bundle 48 {b''.join(chunks).hex()} {steps} {bundle[0].bundle}")
     trytes = txs["bundles"][1]["trytes"][0]
     previous = _backend.set_native(None)  # the expected nonce from the pure-Python search
     try:
