@@ -208,8 +208,98 @@ static void scalar_round(const int8_t *restrict s, int8_t *restrict d)
     d[728] = TRUTH_TABLE[a + 4 * s[0] + 5]; /* a == s[365] here */
 }
 
-/* In-place transform; `state` must hold valid trits only. */
-static void scalar_transform(int8_t *state, int rounds)
+/*
+ * Single-lane Curl-P on 16-byte vectors (one byte per trit, two planes as in
+ * the bit-sliced form, 0x00 / 0xFF per trit).  The state is kept reversed
+ * with s[0] in front: rr[0] = s[0], rr[j] = s[729 - j].  Then one round,
+ *     s'[2k] = f(s[-k], s[364 - k]),  s'[2k + 1] = f(s[364 - k], s[728 - k]),
+ * reads three ASCENDING streams: E[k] = f(rr[k], rr[k + 365]) and
+ * O[k] = f(rr[k + 365], rr[k + 1]) (k < 364), s'[728] = f(rr[364], rr[0]).
+ * The next reversed state is rr'[729 - 2k] = E[k], rr'[728 - 2k] = O[k],
+ * rr'[1] = s'[728], rr'[0] = E[0]: 16 k at a time that is two constant
+ * two-source shuffles (reverse + interleave) of the E and O vectors.
+ * Used where the baseline has 128-bit SIMD (SSE2, NEON); the last block of
+ * 16 k runs past 364 and writes below rr'[0] (slack) and rr'[0..1]
+ * (rewritten after).
+ */
+#ifndef __has_builtin
+#define __has_builtin(x) 0
+#endif
+#if CK_VECTOR && __has_builtin(__builtin_shufflevector) && !defined(CURLKERNEL_NO_FAST_SINGLE) \
+    && (defined(__SSSE3__) || defined(__ARM_NEON) || defined(__aarch64__) || CK_DISPATCH_NEON \
+        || (defined(__x86_64__) && !defined(CURLKERNEL_NO_DISPATCH) && __has_attribute(target)))
+#define CK_FAST_SINGLE 1
+typedef uint8_t v16u8 __attribute__((vector_size(16)));
+
+enum { RR_SLACK = 32, RR_LEN = RR_SLACK + 736 + 16 };
+
+typedef struct {
+    uint8_t lo[RR_LEN], hi[RR_LEN];
+} rr_planes;
+
+CK_INLINE v16u8 v16_load(const uint8_t *p)
+{
+    v16u8 v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+CK_INLINE void v16_store(uint8_t *p, v16u8 v) { memcpy(p, &v, sizeof(v)); }
+
+/* lanes of the two result vectors of one block, E in 0..15, O in 16..31 */
+#define RR_HIGH 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0
+#define RR_LOW 31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8
+
+CK_INLINE void fast_round(const rr_planes *src, rr_planes *dst)
+{
+    const uint8_t *sl = src->lo + RR_SLACK, *sh = src->hi + RR_SLACK;
+    uint8_t *dl = dst->lo + RR_SLACK, *dh = dst->hi + RR_SLACK;
+    /* s'[728] = f(rr[364], rr[0]) and E[0] = f(rr[0], rr[365]), scalar */
+    const uint8_t l728 = (uint8_t)(sh[364] ^ (sl[364] & ~sl[0]));
+    const uint8_t h728 = (uint8_t)(sl[364] ^ (sh[0] & l728));
+    const uint8_t l0 = (uint8_t)(sh[0] ^ (sl[0] & ~sl[365]));
+    const uint8_t h0 = (uint8_t)(sl[0] ^ (sh[365] & l0));
+    for (int k = 0; k < 364; k += 16) {
+        const v16u8 al = v16_load(sl + k), ah = v16_load(sh + k);
+        const v16u8 bl = v16_load(sl + k + 365), bh = v16_load(sh + k + 365);
+        const v16u8 cl = v16_load(sl + k + 1), ch = v16_load(sh + k + 1);
+        const v16u8 el = ah ^ (al & ~bl), eh = al ^ (bh & el);
+        const v16u8 ol = bh ^ (bl & ~cl), oh = bl ^ (ch & ol);
+        v16_store(dl + 714 - 2 * k, __builtin_shufflevector(el, ol, RR_HIGH));
+        v16_store(dh + 714 - 2 * k, __builtin_shufflevector(eh, oh, RR_HIGH));
+        v16_store(dl + 698 - 2 * k, __builtin_shufflevector(el, ol, RR_LOW));
+        v16_store(dh + 698 - 2 * k, __builtin_shufflevector(eh, oh, RR_LOW));
+    }
+    dl[0] = l0;
+    dh[0] = h0;
+    dl[1] = l728;
+    dh[1] = h728;
+}
+
+CK_INLINE void fast_transform_impl(int8_t *state, int rounds)
+{
+    rr_planes buf[2];
+    memset(buf, 0xFF, sizeof(buf)); /* slack: any bytes do, kept defined */
+    uint8_t *lo = buf[0].lo + RR_SLACK, *hi = buf[0].hi + RR_SLACK;
+    for (int j = 0; j < STATE_LEN; j++) {
+        const int t = state[j == 0 ? 0 : STATE_LEN - j];
+        lo[j] = t == 1 ? 0 : 0xFF;
+        hi[j] = t == -1 ? 0 : 0xFF;
+    }
+    int w = 0;
+    for (int r = 0; r < rounds; r++, w ^= 1)
+        fast_round(&buf[w], &buf[w ^ 1]);
+    lo = buf[w].lo + RR_SLACK;
+    hi = buf[w].hi + RR_SLACK;
+    for (int j = 0; j < STATE_LEN; j++)
+        state[j == 0 ? 0 : STATE_LEN - j] = (int8_t)(lo[j] ? (hi[j] ? 0 : -1) : 1);
+}
+#else
+#define CK_FAST_SINGLE 0
+#endif
+
+/* In-place transform, one trit per byte and a table (the reference form). */
+static void scalar_transform_table(int8_t *state, int rounds)
 {
     int8_t tmp[STATE_LEN];
     int8_t *src = state, *dst = tmp;
@@ -222,6 +312,68 @@ static void scalar_transform(int8_t *state, int rounds)
     if (src != state)
         memcpy(state, src, STATE_LEN);
 }
+
+/*
+ * The single-lane transform in use: the vector form where the CPU has byte
+ * shuffles (SSSE3 on x86-64, NEON on ARM; plain SSE2 lowers them badly),
+ * else the table form; picked once by pick_single_transform() (module init,
+ * or after IOTA_PUBLISHER_KERNEL changes in the self-test), which takes the
+ * table form when IOTA_PUBLISHER_KERNEL is "portable" or "sse2".
+ */
+typedef void (*single_fn)(int8_t *, int);
+static single_fn single_transform = scalar_transform_table;
+static const char *single_transform_name = "table";
+
+#if CK_FAST_SINGLE
+#if defined(__SSSE3__) || defined(__ARM_NEON) || defined(__aarch64__)
+static void fast_transform_base(int8_t *state, int rounds) { fast_transform_impl(state, rounds); }
+#define CK_FAST_BASE 1
+#else
+#define CK_FAST_BASE 0
+#endif
+#if !CK_FAST_BASE && defined(__x86_64__)
+__attribute__((target("ssse3"))) static void fast_transform_ssse3(int8_t *state, int rounds)
+{
+    fast_transform_impl(state, rounds);
+}
+static int cpu_has_ssse3(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("ssse3") != 0;
+}
+#endif
+#if !CK_FAST_BASE && CK_DISPATCH_NEON
+CK_TARGET_NEON static void fast_transform_neon(int8_t *state, int rounds)
+{
+    fast_transform_impl(state, rounds);
+}
+#endif
+#endif
+
+static void pick_single_transform(void)
+{
+    single_fn fn = scalar_transform_table;
+    const char *name = "table";
+#if CK_FAST_SINGLE
+    const char *want = getenv("IOTA_PUBLISHER_KERNEL");
+    const int table = want && (strcmp(want, "portable") == 0 || strcmp(want, "sse2") == 0);
+#if CK_FAST_BASE
+    if (!table)
+        fn = fast_transform_base, name = "vector";
+#elif defined(__x86_64__)
+    if (!table && cpu_has_ssse3())
+        fn = fast_transform_ssse3, name = "vector (ssse3)";
+#elif CK_DISPATCH_NEON
+    if (!table && (getauxval(AT_HWCAP) & HWCAP_NEON))
+        fn = fast_transform_neon, name = "vector (neon)";
+#endif
+#endif
+    single_transform = fn;
+    single_transform_name = name;
+}
+
+/* In-place transform; `state` must hold valid trits only. */
+static void scalar_transform(int8_t *state, int rounds) { single_transform(state, rounds); }
 
 static void scalar_absorb(int8_t *state, const int8_t *trits, Py_ssize_t length,
                           int rounds)
@@ -2167,13 +2319,15 @@ static void backend_info(char *buf, size_t size)
 #endif
     snprintf(buf, size,
              "%s; %s; pow %d lanes / hash_chains up to %d lanes as %s; hamming %d lanes "
-             "(64-bit words); baseline %s, %s; runtime dispatch: %s",
-             compiler, arch, POW_LANES, POW_LANES, vec, HAMMING_LANES, isa, layout, dispatch);
+             "(64-bit words); baseline %s, %s; runtime dispatch: %s; single-lane Curl: %s",
+             compiler, arch, POW_LANES, POW_LANES, vec, HAMMING_LANES, isa, layout, dispatch,
+             single_transform_name);
 }
 
 PyMODINIT_FUNC PyInit__native(void)
 {
-    char info[512];
+    char info[600];
+    pick_single_transform();
     PyObject *m = PyModule_Create(&kernel_module);
     if (!m)
         return NULL;
