@@ -4,6 +4,7 @@ The extension is optional: without a C compiler the install still succeeds
 and iota-publisher runs on its pure-Python fallback. Set
 IOTA_PUBLISHER_MARCH_NATIVE=1 to tune the kernel for the building machine
 (only for installs that stay on that machine, such as a Raspberry Pi).
+IOTA_PUBLISHER_REQUIRE_NATIVE=1 makes a failed kernel build an error (wheels).
 """
 
 import os
@@ -11,6 +12,8 @@ import os
 from setuptools import Extension, setup
 
 compile_args = ["-O3", "-std=c99", "-fno-strict-aliasing"]
+# Wheel builds (cibuildwheel) set this: a wheel without the kernel is an error.
+require_native = os.environ.get("IOTA_PUBLISHER_REQUIRE_NATIVE", "") not in ("", "0")
 if os.environ.get("IOTA_PUBLISHER_MARCH_NATIVE", "") not in ("", "0"):
     compile_args.append("-march=native")
 
@@ -21,7 +24,7 @@ setup(
             sources=["native/curlkernel.c"],
             extra_compile_args=compile_args,
             extra_link_args=["-pthread"],
-            optional=True,
+            optional=not require_native,
         )
     ]
 )
