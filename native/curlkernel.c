@@ -79,8 +79,17 @@
  */
 
 #ifndef CURLKERNEL_NO_PYTHON
+/* Builds for the stable ABI (setup.py: abi3 wheels for CPython >= 3.11) define
+   Py_LIMITED_API; the glue then avoids the non-limited string and bytes
+   macros (CK_BYTES, the tryte conversions). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdio.h>
+#ifdef Py_LIMITED_API
+#define CK_BYTES(o) PyBytes_AsString(o)
+#else
+#define CK_BYTES(o) PyBytes_AS_STRING(o)
+#endif
 #else
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* posix_memalign, clock_gettime, setenv */
@@ -1752,7 +1761,7 @@ static PyObject *py_squeeze(PyObject *self, PyObject *args)
         PyBuffer_Release(&st);
         return NULL;
     }
-    int8_t *o = (int8_t *)PyBytes_AS_STRING(out);
+    int8_t *o = (int8_t *)CK_BYTES(out);
     if (length > 4 * HASH_LEN) {
         Py_BEGIN_ALLOW_THREADS
         scalar_squeeze(state, o, length, rounds);
@@ -1803,7 +1812,7 @@ static PyObject *mask_common(PyObject *args, int unmask, const char *format)
     out = PyBytes_FromStringAndSize(NULL, in.len);
     if (!out)
         goto done;
-    scalar_mask(state, (const int8_t *)in.buf, (int8_t *)PyBytes_AS_STRING(out), in.len,
+    scalar_mask(state, (const int8_t *)in.buf, (int8_t *)CK_BYTES(out), in.len,
                 rounds, unmask);
     memcpy(st.buf, state, STATE_LEN);
 done:
@@ -1854,14 +1863,26 @@ static PyObject *py_trits_to_trytes(PyObject *self, PyObject *args)
     }
     if (check_trits(t, in.len, "trits") < 0)
         goto done;
+#ifdef Py_LIMITED_API
+    char *o = (char *)PyMem_Malloc((size_t)(in.len / 3) + 1);
+    if (!o) {
+        PyErr_NoMemory();
+        goto done;
+    }
+#else
     out = PyUnicode_New(in.len / 3, 127);
     if (!out)
         goto done;
     Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
+#endif
     for (Py_ssize_t i = 0; i < in.len / 3; i++) {
         const int v = t[3 * i] + 3 * t[3 * i + 1] + 9 * t[3 * i + 2];
-        o[i] = (Py_UCS1)TRYTE_ALPHABET[v < 0 ? v + 27 : v];
+        o[i] = (char)TRYTE_ALPHABET[v < 0 ? v + 27 : v];
     }
+#ifdef Py_LIMITED_API
+    out = PyUnicode_FromStringAndSize(o, in.len / 3);
+    PyMem_Free(o);
+#endif
 done:
     PyBuffer_Release(&in);
     return out;
@@ -1877,6 +1898,24 @@ static PyObject *py_trytes_to_trits(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "U:trytes_to_trits", &str))
         return NULL;
+#ifdef Py_LIMITED_API
+    /* UTF-8 of the string; characters beyond U+00FF (lead bytes >= 0xC4, or
+       no UTF-8 at all: lone surrogates) give the message without a position,
+       as a non-Latin-1 string does in the other build; positions count
+       characters, not bytes. */
+    Py_ssize_t n;
+    const char *u8 = PyUnicode_AsUTF8AndSize(str, &n);
+    if (!u8)
+        PyErr_Clear();
+    for (Py_ssize_t i = 0; u8 && i < n; i++)
+        if ((unsigned char)u8[i] >= 0xC4)
+            u8 = NULL;
+    if (!u8) {
+        PyErr_SetString(PyExc_ValueError, "trytes: only the characters 9 and A-Z are allowed");
+        return NULL;
+    }
+    const unsigned char *c = (const unsigned char *)u8;
+#else
     if (PyUnicode_READY(str) < 0)
         return NULL;
     const Py_ssize_t n = PyUnicode_GET_LENGTH(str);
@@ -1885,10 +1924,11 @@ static PyObject *py_trytes_to_trits(PyObject *self, PyObject *args)
         return NULL;
     }
     const Py_UCS1 *c = PyUnicode_1BYTE_DATA(str);
+#endif
     PyObject *out = PyBytes_FromStringAndSize(NULL, 3 * n);
     if (!out)
         return NULL;
-    int8_t *o = (int8_t *)PyBytes_AS_STRING(out);
+    int8_t *o = (int8_t *)CK_BYTES(out);
     for (Py_ssize_t i = 0; i < n; i++) {
         int v;
         if (c[i] == '9')
@@ -1898,9 +1938,16 @@ static PyObject *py_trytes_to_trits(PyObject *self, PyObject *args)
         else if (c[i] >= 'N' && c[i] <= 'Z')
             v = c[i] - 'N' - 13;
         else {
+            Py_ssize_t position = i;
+#ifdef Py_LIMITED_API
+            position = 0; /* characters before byte i: bytes that are not continuations */
+            for (Py_ssize_t j = 0; j < i; j++)
+                position += (c[j] & 0xC0) != 0x80;
+#endif
             Py_DECREF(out);
             PyErr_Format(PyExc_ValueError,
-                         "trytes: only the characters 9 and A-Z are allowed (position %zd)", i);
+                         "trytes: only the characters 9 and A-Z are allowed (position %zd)",
+                         position);
             return NULL;
         }
         for (int j = 0; j < 3; j++) {
@@ -1951,7 +1998,7 @@ static PyObject *py_hash_chains(PyObject *self, PyObject *args)
     out = PyBytes_FromStringAndSize((const char *)segs.buf, segs.len);
     if (!out)
         goto done;
-    int8_t *t = (int8_t *)PyBytes_AS_STRING(out);
+    int8_t *t = (int8_t *)CK_BYTES(out);
     if (check_trits(t, segs.len, "segments") < 0) {
         Py_CLEAR(out);
         goto done;
@@ -2011,7 +2058,7 @@ static PyObject *py_hamming_search(PyObject *self, PyObject *args)
     }
     PyObject *out = PyBytes_FromStringAndSize(NULL, h->size);
     if (out) {
-        int8_t *o = (int8_t *)PyBytes_AS_STRING(out);
+        int8_t *o = (int8_t *)CK_BYTES(out);
         for (int i = 0; i < h->size; i++)
             o[i] = trit_from_bits((unsigned)(h->state[i].lo >> lane) & 1,
                                   (unsigned)(h->state[i].hi >> lane) & 1);
@@ -2243,7 +2290,7 @@ static PyObject *py_kernel_paths(PyObject *self, PyObject *noargs)
             Py_XDECREF(t);
             return NULL;
         }
-        PyTuple_SET_ITEM(t, i, names[i]);
+        PyTuple_SetItem(t, i, names[i]); /* steals; cannot fail on a new tuple */
     }
     return t;
 }
