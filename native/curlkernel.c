@@ -7,7 +7,11 @@
  * Plain C99 + pthreads; GCC / Clang vector extensions are used when present
  * (no intrinsics).  On x86-64 builds without AVX2 in the baseline the two hot
  * kernels are also compiled with __attribute__((target("avx2"))) and picked
- * at run time when the CPU has AVX2.
+ * at run time when the CPU has AVX2; on 32-bit ARM builds without NEON in
+ * the baseline (armhf, armv6 / armv7) with target("fpu=neon"), picked when
+ * the kernel reports HWCAP_NEON.  IOTA_PUBLISHER_KERNEL=<path> forces one
+ * (see KERNEL_PATHS).  Built with -DCURLKERNEL_NO_PYTHON the file has no
+ * Python glue; native/selftest.c uses it that way.
  *
  * ===========================================================================
  * Trits
@@ -74,8 +78,28 @@
  * ===========================================================================
  */
 
+#ifndef CURLKERNEL_NO_PYTHON
+/* Builds for the stable ABI (setup.py: abi3 wheels for CPython >= 3.11) define
+   Py_LIMITED_API; the glue then avoids the non-limited string and bytes
+   macros (CK_BYTES, the tryte conversions). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdio.h>
+#ifdef Py_LIMITED_API
+#define CK_BYTES(o) PyBytes_AsString(o)
+#else
+#define CK_BYTES(o) PyBytes_AS_STRING(o)
+#endif
+#else
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* posix_memalign, clock_gettime, setenv */
+#endif
+/* The kernel without the Python glue, for native/selftest.c (which includes
+   this file) and cross-compiled checks: no Python headers needed. */
+#include <stddef.h>
+#include <stdio.h>
+typedef ptrdiff_t Py_ssize_t;
+#endif
 
 #include <pthread.h>
 #include <signal.h>
@@ -129,6 +153,36 @@
 #define CK_DISPATCH_AVX2 0
 #endif
 
+/* Run-time dispatch on 32-bit ARM whose baseline has no NEON (armv6 / armv7
+   hard-float without -mfpu=neon, as Raspberry Pi OS and Debian armhf build):
+   the hot kernels are also compiled with __attribute__((target("fpu=neon")))
+   and used when the kernel reports HWCAP_NEON (every Pi from the Pi 2 on).
+   An armv6 Pi Zero / Pi 1 keeps the portable path. */
+#if CK_VECTOR && defined(__arm__) && !defined(__aarch64__) && !defined(__ARM_NEON) \
+    && defined(__linux__) && !defined(CURLKERNEL_NO_DISPATCH) && __has_attribute(target)
+#define CK_DISPATCH_NEON 1
+#define CK_TARGET_NEON __attribute__((target("fpu=neon")))
+#include <sys/auxv.h>
+#ifndef HWCAP_NEON
+#define HWCAP_NEON (1 << 12) /* arch/arm/include/uapi/asm/hwcap.h */
+#endif
+#else
+#define CK_DISPATCH_NEON 0
+#endif
+
+/* Name of the path the baseline build runs (what the compiler's flags give). */
+#if !CK_VECTOR
+#define CK_BASELINE_PATH "portable"
+#elif CK_WIDE_BASELINE
+#define CK_BASELINE_PATH "avx2"
+#elif defined(__SSE2__)
+#define CK_BASELINE_PATH "sse2"
+#elif defined(__ARM_NEON) || defined(__aarch64__)
+#define CK_BASELINE_PATH "neon"
+#else
+#define CK_BASELINE_PATH "portable"
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Constants                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -163,8 +217,98 @@ static void scalar_round(const int8_t *restrict s, int8_t *restrict d)
     d[728] = TRUTH_TABLE[a + 4 * s[0] + 5]; /* a == s[365] here */
 }
 
-/* In-place transform; `state` must hold valid trits only. */
-static void scalar_transform(int8_t *state, int rounds)
+/*
+ * Single-lane Curl-P on 16-byte vectors (one byte per trit, two planes as in
+ * the bit-sliced form, 0x00 / 0xFF per trit).  The state is kept reversed
+ * with s[0] in front: rr[0] = s[0], rr[j] = s[729 - j].  Then one round,
+ *     s'[2k] = f(s[-k], s[364 - k]),  s'[2k + 1] = f(s[364 - k], s[728 - k]),
+ * reads three ASCENDING streams: E[k] = f(rr[k], rr[k + 365]) and
+ * O[k] = f(rr[k + 365], rr[k + 1]) (k < 364), s'[728] = f(rr[364], rr[0]).
+ * The next reversed state is rr'[729 - 2k] = E[k], rr'[728 - 2k] = O[k],
+ * rr'[1] = s'[728], rr'[0] = E[0]: 16 k at a time that is two constant
+ * two-source shuffles (reverse + interleave) of the E and O vectors.
+ * Used where the baseline has 128-bit SIMD (SSE2, NEON); the last block of
+ * 16 k runs past 364 and writes below rr'[0] (slack) and rr'[0..1]
+ * (rewritten after).
+ */
+#ifndef __has_builtin
+#define __has_builtin(x) 0
+#endif
+#if CK_VECTOR && __has_builtin(__builtin_shufflevector) && !defined(CURLKERNEL_NO_FAST_SINGLE) \
+    && (defined(__SSSE3__) || defined(__ARM_NEON) || defined(__aarch64__) || CK_DISPATCH_NEON \
+        || (defined(__x86_64__) && !defined(CURLKERNEL_NO_DISPATCH) && __has_attribute(target)))
+#define CK_FAST_SINGLE 1
+typedef uint8_t v16u8 __attribute__((vector_size(16)));
+
+enum { RR_SLACK = 32, RR_LEN = RR_SLACK + 736 + 16 };
+
+typedef struct {
+    uint8_t lo[RR_LEN], hi[RR_LEN];
+} rr_planes;
+
+CK_INLINE v16u8 v16_load(const uint8_t *p)
+{
+    v16u8 v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+CK_INLINE void v16_store(uint8_t *p, v16u8 v) { memcpy(p, &v, sizeof(v)); }
+
+/* lanes of the two result vectors of one block, E in 0..15, O in 16..31 */
+#define RR_HIGH 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0
+#define RR_LOW 31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8
+
+CK_INLINE void fast_round(const rr_planes *src, rr_planes *dst)
+{
+    const uint8_t *sl = src->lo + RR_SLACK, *sh = src->hi + RR_SLACK;
+    uint8_t *dl = dst->lo + RR_SLACK, *dh = dst->hi + RR_SLACK;
+    /* s'[728] = f(rr[364], rr[0]) and E[0] = f(rr[0], rr[365]), scalar */
+    const uint8_t l728 = (uint8_t)(sh[364] ^ (sl[364] & ~sl[0]));
+    const uint8_t h728 = (uint8_t)(sl[364] ^ (sh[0] & l728));
+    const uint8_t l0 = (uint8_t)(sh[0] ^ (sl[0] & ~sl[365]));
+    const uint8_t h0 = (uint8_t)(sl[0] ^ (sh[365] & l0));
+    for (int k = 0; k < 364; k += 16) {
+        const v16u8 al = v16_load(sl + k), ah = v16_load(sh + k);
+        const v16u8 bl = v16_load(sl + k + 365), bh = v16_load(sh + k + 365);
+        const v16u8 cl = v16_load(sl + k + 1), ch = v16_load(sh + k + 1);
+        const v16u8 el = ah ^ (al & ~bl), eh = al ^ (bh & el);
+        const v16u8 ol = bh ^ (bl & ~cl), oh = bl ^ (ch & ol);
+        v16_store(dl + 714 - 2 * k, __builtin_shufflevector(el, ol, RR_HIGH));
+        v16_store(dh + 714 - 2 * k, __builtin_shufflevector(eh, oh, RR_HIGH));
+        v16_store(dl + 698 - 2 * k, __builtin_shufflevector(el, ol, RR_LOW));
+        v16_store(dh + 698 - 2 * k, __builtin_shufflevector(eh, oh, RR_LOW));
+    }
+    dl[0] = l0;
+    dh[0] = h0;
+    dl[1] = l728;
+    dh[1] = h728;
+}
+
+CK_INLINE void fast_transform_impl(int8_t *state, int rounds)
+{
+    rr_planes buf[2];
+    memset(buf, 0xFF, sizeof(buf)); /* slack: any bytes do, kept defined */
+    uint8_t *lo = buf[0].lo + RR_SLACK, *hi = buf[0].hi + RR_SLACK;
+    for (int j = 0; j < STATE_LEN; j++) {
+        const int t = state[j == 0 ? 0 : STATE_LEN - j];
+        lo[j] = t == 1 ? 0 : 0xFF;
+        hi[j] = t == -1 ? 0 : 0xFF;
+    }
+    int w = 0;
+    for (int r = 0; r < rounds; r++, w ^= 1)
+        fast_round(&buf[w], &buf[w ^ 1]);
+    lo = buf[w].lo + RR_SLACK;
+    hi = buf[w].hi + RR_SLACK;
+    for (int j = 0; j < STATE_LEN; j++)
+        state[j == 0 ? 0 : STATE_LEN - j] = (int8_t)(lo[j] ? (hi[j] ? 0 : -1) : 1);
+}
+#else
+#define CK_FAST_SINGLE 0
+#endif
+
+/* In-place transform, one trit per byte and a table (the reference form). */
+static void scalar_transform_table(int8_t *state, int rounds)
 {
     int8_t tmp[STATE_LEN];
     int8_t *src = state, *dst = tmp;
@@ -177,6 +321,68 @@ static void scalar_transform(int8_t *state, int rounds)
     if (src != state)
         memcpy(state, src, STATE_LEN);
 }
+
+/*
+ * The single-lane transform in use: the vector form where the CPU has byte
+ * shuffles (SSSE3 on x86-64, NEON on ARM; plain SSE2 lowers them badly),
+ * else the table form; picked once by pick_single_transform() (module init,
+ * or after IOTA_PUBLISHER_KERNEL changes in the self-test), which takes the
+ * table form when IOTA_PUBLISHER_KERNEL is "portable" or "sse2".
+ */
+typedef void (*single_fn)(int8_t *, int);
+static single_fn single_transform = scalar_transform_table;
+static const char *single_transform_name = "table";
+
+#if CK_FAST_SINGLE
+#if defined(__SSSE3__) || defined(__ARM_NEON) || defined(__aarch64__)
+static void fast_transform_base(int8_t *state, int rounds) { fast_transform_impl(state, rounds); }
+#define CK_FAST_BASE 1
+#else
+#define CK_FAST_BASE 0
+#endif
+#if !CK_FAST_BASE && defined(__x86_64__)
+__attribute__((target("ssse3"))) static void fast_transform_ssse3(int8_t *state, int rounds)
+{
+    fast_transform_impl(state, rounds);
+}
+static int cpu_has_ssse3(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("ssse3") != 0;
+}
+#endif
+#if !CK_FAST_BASE && CK_DISPATCH_NEON
+CK_TARGET_NEON static void fast_transform_neon(int8_t *state, int rounds)
+{
+    fast_transform_impl(state, rounds);
+}
+#endif
+#endif
+
+static void pick_single_transform(void)
+{
+    single_fn fn = scalar_transform_table;
+    const char *name = "table";
+#if CK_FAST_SINGLE
+    const char *want = getenv("IOTA_PUBLISHER_KERNEL");
+    const int table = want && (strcmp(want, "portable") == 0 || strcmp(want, "sse2") == 0);
+#if CK_FAST_BASE
+    if (!table)
+        fn = fast_transform_base, name = "vector";
+#elif defined(__x86_64__)
+    if (!table && cpu_has_ssse3())
+        fn = fast_transform_ssse3, name = "vector (ssse3)";
+#elif CK_DISPATCH_NEON
+    if (!table && (getauxval(AT_HWCAP) & HWCAP_NEON))
+        fn = fast_transform_neon, name = "vector (neon)";
+#endif
+#endif
+    single_transform = fn;
+    single_transform_name = name;
+}
+
+/* In-place transform; `state` must hold valid trits only. */
+static void scalar_transform(int8_t *state, int rounds) { single_transform(state, rounds); }
 
 static void scalar_absorb(int8_t *state, const int8_t *trits, Py_ssize_t length,
                           int rounds)
@@ -586,14 +792,15 @@ static int cpu_has_avx2(void)
 }
 #endif
 
-static chains256_fn pick_chains256(void)
+#if CK_DISPATCH_NEON
+CK_TARGET_NEON static void chains_iterate256_neon(cell256 *s, cell256 *a, cell256 *b,
+                                                  const int *active, int iterations, int rounds)
 {
-#if CK_DISPATCH_AVX2
-    if (cpu_has_avx2())
-        return chains_iterate256_avx2;
-#endif
-    return chains_iterate256_baseline;
+    chains_iterate256_impl(s, a, b, active, iterations, rounds, 0);
 }
+
+static int cpu_has_neon(void) { return (getauxval(AT_HWCAP) & HWCAP_NEON) != 0; }
+#endif
 
 static void chains_iterate64(cell64 *s, cell64 *a, cell64 *b, const int *active,
                              int iterations, int rounds)
@@ -608,6 +815,8 @@ static void chains_iterate64(cell64 *s, cell64 *a, cell64 *b, const int *active,
         }
     }
 }
+
+static chains256_fn pick_chains256(void); /* defined with the path table below */
 
 /*
  * Hash chains of `n` segments in place on `segs` (n * 243 valid trits).
@@ -981,14 +1190,56 @@ CK_TARGET_AVX2 static int pow_batch_avx2(const cell256 *in, cell256 *a, cell256 
 }
 #endif
 
-static pow_batch_fn pick_pow_batch(void)
+#if CK_DISPATCH_NEON
+CK_TARGET_NEON static int pow_batch_neon(const cell256 *in, cell256 *a, cell256 *b, int mwm)
 {
-#if CK_DISPATCH_AVX2
-    if (cpu_has_avx2())
-        return pow_batch_avx2;
-#endif
-    return pow_batch_baseline;
+    return pow_batch_impl(in, a, b, mwm, 0);
 }
+#endif
+
+/*
+ * The code paths of the two vector kernels this build holds, best first;
+ * the baseline (what the compiler flags give) is always last and always
+ * available.  IOTA_PUBLISHER_KERNEL=<name> picks a path by name when the CPU
+ * offers it (for tests and comparisons); otherwise, or when it names a path
+ * this CPU or build lacks, the first available one runs.
+ */
+typedef struct {
+    const char *name;
+    pow_batch_fn pow_batch;
+    chains256_fn chains256;
+    int (*available)(void); /* NULL = always */
+} kernel_path;
+
+static const kernel_path KERNEL_PATHS[] = {
+#if CK_DISPATCH_AVX2
+    {"avx2", pow_batch_avx2, chains_iterate256_avx2, cpu_has_avx2},
+#endif
+#if CK_DISPATCH_NEON
+    {"neon", pow_batch_neon, chains_iterate256_neon, cpu_has_neon},
+#endif
+    {CK_BASELINE_PATH, pow_batch_baseline, chains_iterate256_baseline, NULL},
+};
+
+enum { KERNEL_PATH_COUNT = (int)(sizeof(KERNEL_PATHS) / sizeof(KERNEL_PATHS[0])) };
+
+static int path_available(const kernel_path *p) { return !p->available || p->available(); }
+
+static const kernel_path *pick_path(void)
+{
+    const char *want = getenv("IOTA_PUBLISHER_KERNEL");
+    if (want && *want) {
+        for (int i = 0; i < KERNEL_PATH_COUNT; i++)
+            if (strcmp(KERNEL_PATHS[i].name, want) == 0 && path_available(&KERNEL_PATHS[i]))
+                return &KERNEL_PATHS[i];
+    }
+    for (int i = 0; i < KERNEL_PATH_COUNT; i++)
+        if (path_available(&KERNEL_PATHS[i]))
+            return &KERNEL_PATHS[i];
+    return &KERNEL_PATHS[KERNEL_PATH_COUNT - 1];
+}
+
+static chains256_fn pick_chains256(void) { return pick_path()->chains256; }
 
 static void *pow_thread(void *arg)
 {
@@ -1108,6 +1359,270 @@ static void pow_join_workers(pow_worker *workers, int n)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Bundle finalisation: Keccak-384 (Kerl) and the obsolete-tag search        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Keccak-f[1600] and Keccak-384 with the original padding (0x01 ... 0x80),
+ * as Kerl uses it; written from the Keccak reference specification.
+ */
+static const uint64_t KECCAK_RC[24] = {
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808AULL, 0x8000000080008000ULL,
+    0x000000000000808BULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
+    0x000000000000008AULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000AULL,
+    0x000000008000808BULL, 0x800000000000008BULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
+    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800AULL, 0x800000008000000AULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL};
+/* rho rotation of, and pi destination of, the lanes visited from lane 1 */
+static const int KECCAK_ROT[24] = {1,  3,  6,  10, 15, 21, 28, 36, 45, 55, 2,  14,
+                                   27, 41, 56, 8,  25, 43, 62, 18, 39, 61, 20, 44};
+static const int KECCAK_PI[24] = {10, 7,  11, 17, 18, 3, 5,  16, 8,  21, 24, 4,
+                                  15, 23, 19, 13, 12, 2, 20, 14, 22, 9,  6,  1};
+
+CK_INLINE uint64_t rotl64(uint64_t x, int n) { return (x << n) | (x >> (64 - n)); }
+
+static void keccak_f1600(uint64_t st[25])
+{
+    uint64_t bc[5], t;
+    for (int r = 0; r < 24; r++) {
+        for (int i = 0; i < 5; i++)
+            bc[i] = st[i] ^ st[i + 5] ^ st[i + 10] ^ st[i + 15] ^ st[i + 20];
+        for (int i = 0; i < 5; i++) {
+            t = bc[(i + 4) % 5] ^ rotl64(bc[(i + 1) % 5], 1);
+            for (int j = 0; j < 25; j += 5)
+                st[j + i] ^= t;
+        }
+        t = st[1];
+        for (int i = 0; i < 24; i++) {
+            const int j = KECCAK_PI[i];
+            const uint64_t next = st[j];
+            st[j] = rotl64(t, KECCAK_ROT[i]);
+            t = next;
+        }
+        for (int j = 0; j < 25; j += 5) {
+            for (int i = 0; i < 5; i++)
+                bc[i] = st[j + i];
+            for (int i = 0; i < 5; i++)
+                st[j + i] ^= ~bc[(i + 1) % 5] & bc[(i + 2) % 5];
+        }
+        st[0] ^= KECCAK_RC[r];
+    }
+}
+
+enum { KECCAK384_RATE = 104, KERL_BYTES = 48 };
+
+static void keccak384(const uint8_t *data, size_t n, uint8_t out[KERL_BYTES])
+{
+    uint64_t st[25];
+    memset(st, 0, sizeof(st));
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        st[pos >> 3] ^= (uint64_t)data[i] << (8 * (pos & 7));
+        if (++pos == KECCAK384_RATE) {
+            keccak_f1600(st);
+            pos = 0;
+        }
+    }
+    st[pos >> 3] ^= (uint64_t)0x01 << (8 * (pos & 7));
+    st[(KECCAK384_RATE - 1) >> 3] ^= (uint64_t)0x80 << (8 * ((KECCAK384_RATE - 1) & 7));
+    keccak_f1600(st);
+    for (int i = 0; i < KERL_BYTES; i++)
+        out[i] = (uint8_t)(st[i >> 3] >> (8 * (i & 7)));
+}
+
+/* Little-endian 32-bit limbs, enough for 3^243 and signed 384-bit values. */
+enum { BIG_LIMBS = 13 };
+typedef struct {
+    uint32_t w[BIG_LIMBS];
+} big;
+
+static void big_pow3(big *r, int n)
+{
+    memset(r, 0, sizeof(*r));
+    r->w[0] = 1;
+    for (int k = 0; k < n; k++) {
+        uint64_t carry = 0;
+        for (int i = 0; i < BIG_LIMBS; i++) {
+            const uint64_t v = (uint64_t)r->w[i] * 3 + carry;
+            r->w[i] = (uint32_t)v;
+            carry = v >> 32;
+        }
+    }
+}
+
+static void big_add(big *r, const big *a) /* mod 2^416 */
+{
+    uint64_t carry = 0;
+    for (int i = 0; i < BIG_LIMBS; i++) {
+        const uint64_t v = (uint64_t)r->w[i] + a->w[i] + carry;
+        r->w[i] = (uint32_t)v;
+        carry = v >> 32;
+    }
+}
+
+static void big_sub(big *r, const big *a) /* mod 2^416 */
+{
+    int64_t borrow = 0;
+    for (int i = 0; i < BIG_LIMBS; i++) {
+        const int64_t v = (int64_t)r->w[i] - a->w[i] - borrow;
+        r->w[i] = (uint32_t)v;
+        borrow = v < 0;
+    }
+}
+
+static int big_negative(const big *a) { return (a->w[BIG_LIMBS - 1] >> 31) != 0; }
+
+static int big_cmp(const big *a, const big *b) /* unsigned */
+{
+    for (int i = BIG_LIMBS - 1; i >= 0; i--)
+        if (a->w[i] != b->w[i])
+            return a->w[i] < b->w[i] ? -1 : 1;
+    return 0;
+}
+
+typedef struct {
+    big m, half, top; /* 3^242, (3^242 - 1) / 2, 3^242 again as the digit offset */
+    uint8_t step[KERL_BYTES]; /* 3^81, big-endian */
+} kerl_consts;
+
+static void kerl_consts_init(kerl_consts *k)
+{
+    big p81;
+    big_pow3(&k->m, 242);
+    k->half = k->m;
+    uint32_t rem = 0;
+    for (int i = BIG_LIMBS - 1; i >= 0; i--) { /* (m - 1) / 2: m is odd */
+        const uint64_t cur = ((uint64_t)rem << 32) | k->half.w[i];
+        k->half.w[i] = (uint32_t)(cur / 2);
+        rem = (uint32_t)(cur % 2);
+    }
+    k->top = k->m;
+    big_pow3(&p81, 81);
+    for (int i = 0; i < KERL_BYTES; i++)
+        k->step[KERL_BYTES - 1 - i] = (uint8_t)(p81.w[i / 4] >> (8 * (i % 4)));
+}
+
+/*
+ * The tryte values + 13 (0..26) of a Kerl digest: the 384-bit signed
+ * big-endian digest reduced into the balanced range mod 3^242, as 81
+ * balanced base-27 digits (u = w + 3^242 with w = (v + half) mod 3^242 has
+ * plain digits d = tryte + 13).  kerl_digits_start() makes u; each
+ * kerl_digits_next() call gives the next six digits, least significant first.
+ */
+typedef struct {
+    big v;
+    int top; /* limbs above top are zero */
+} kerl_digits;
+
+static void kerl_digits_start(const kerl_consts *k, const uint8_t d[KERL_BYTES], kerl_digits *g)
+{
+    big *v = &g->v;
+    for (int i = 0; i < 12; i++)
+        v->w[i] = ((uint32_t)d[KERL_BYTES - 4 * i - 4] << 24) |
+                  ((uint32_t)d[KERL_BYTES - 4 * i - 3] << 16) |
+                  ((uint32_t)d[KERL_BYTES - 4 * i - 2] << 8) | d[KERL_BYTES - 4 * i - 1];
+    v->w[12] = (d[0] & 0x80) ? 0xFFFFFFFFu : 0;
+    big_add(v, &k->half); /* in (-m, 2m) */
+    if (big_negative(v))
+        big_add(v, &k->m);
+    else if (big_cmp(v, &k->m) >= 0)
+        big_sub(v, &k->m);
+    big_add(v, &k->top);
+    g->top = BIG_LIMBS - 1;
+}
+
+static void kerl_digits_next(kerl_digits *g, uint8_t out[6])
+{
+    uint64_t rem = 0;
+    while (g->top > 0 && g->v.w[g->top] == 0)
+        g->top--;
+    for (int i = g->top; i >= 0; i--) {
+        const uint64_t cur = (rem << 32) | g->v.w[i];
+        g->v.w[i] = (uint32_t)(cur / 387420489u); /* 27^6 */
+        rem = cur % 387420489u;
+    }
+    for (int j = 0; j < 6; j++) {
+        out[j] = (uint8_t)(rem % 27);
+        rem /= 27;
+    }
+}
+
+/* Whether the normalized form of one third (27 digits) holds a 13 (digit
+   26): it is lowered (sum above zero) or raised from its first tryte. */
+static int third_has_13(const uint8_t *p)
+{
+    int total = -13 * 27, j = 0;
+    for (int i = 0; i < 27; i++)
+        total += p[i];
+    if (total > 0) {
+        while (total > 0)
+            total -= p[j++];
+    } else if (total < 0) {
+        while (total < 0)
+            total += 26 - p[j++];
+        if (j > 1 || total == 0)
+            return 1;
+        j = 1; /* the first tryte was raised part of the way */
+    }
+    for (int i = j; i < 27; i++)
+        if (p[i] == 26)
+            return 1;
+    return 0;
+}
+
+/* Whether the normalized bundle hash of a digest holds a 13; the digits go
+   to out[0..84), complete when it does not. */
+static int digest_has_13(const kerl_consts *k, const uint8_t d[KERL_BYTES], uint8_t out[84])
+{
+    kerl_digits g;
+    int n = 0;
+    kerl_digits_start(k, d, &g);
+    for (int third = 0; third < 3; third++) {
+        while (n < 27 * (third + 1)) {
+            kerl_digits_next(&g, out + n);
+            n += 6;
+        }
+        if (third_has_13(out + 27 * third)) /* the first third rules most out */
+            return 1;
+    }
+    return 0;
+}
+
+/* Chunk (48 big-endian bytes) += 3^81 mod 2^384: one obsolete-tag step. */
+static void kerl_chunk_step(uint8_t *chunk, const uint8_t step[KERL_BYTES])
+{
+    unsigned carry = 0;
+    for (int i = KERL_BYTES - 1; i >= 0; i--) {
+        const unsigned v = (unsigned)chunk[i] + step[i] + carry;
+        chunk[i] = (uint8_t)v;
+        carry = v >> 8;
+    }
+}
+
+/*
+ * Tries the obsolete tag of the chunk at `offset` in `data` (the Kerl
+ * chunks of every essence), stepping it until the bundle hash normalizes
+ * without a 13, at most `limit` steps.  Returns the steps taken (digest in
+ * `out`) or -1 when the limit was reached.  `data` is modified.
+ */
+static long long bundle_finalize_run(uint8_t *data, size_t n, size_t offset, long long limit,
+                                     uint8_t out[KERL_BYTES])
+{
+    kerl_consts k;
+    uint8_t digits[84];
+    kerl_consts_init(&k);
+    for (long long steps = 0;; steps++) {
+        keccak384(data, n, out);
+        if (!digest_has_13(&k, out, digits))
+            return steps;
+        if (steps >= limit)
+            return -1;
+        kerl_chunk_step(data + offset, k.step);
+    }
+}
+
+#ifndef CURLKERNEL_NO_PYTHON
 /* ------------------------------------------------------------------------ */
 /* Python glue                                                               */
 /* ------------------------------------------------------------------------ */
@@ -1246,7 +1761,7 @@ static PyObject *py_squeeze(PyObject *self, PyObject *args)
         PyBuffer_Release(&st);
         return NULL;
     }
-    int8_t *o = (int8_t *)PyBytes_AS_STRING(out);
+    int8_t *o = (int8_t *)CK_BYTES(out);
     if (length > 4 * HASH_LEN) {
         Py_BEGIN_ALLOW_THREADS
         scalar_squeeze(state, o, length, rounds);
@@ -1297,7 +1812,7 @@ static PyObject *mask_common(PyObject *args, int unmask, const char *format)
     out = PyBytes_FromStringAndSize(NULL, in.len);
     if (!out)
         goto done;
-    scalar_mask(state, (const int8_t *)in.buf, (int8_t *)PyBytes_AS_STRING(out), in.len,
+    scalar_mask(state, (const int8_t *)in.buf, (int8_t *)CK_BYTES(out), in.len,
                 rounds, unmask);
     memcpy(st.buf, state, STATE_LEN);
 done:
@@ -1348,14 +1863,26 @@ static PyObject *py_trits_to_trytes(PyObject *self, PyObject *args)
     }
     if (check_trits(t, in.len, "trits") < 0)
         goto done;
+#ifdef Py_LIMITED_API
+    char *o = (char *)PyMem_Malloc((size_t)(in.len / 3) + 1);
+    if (!o) {
+        PyErr_NoMemory();
+        goto done;
+    }
+#else
     out = PyUnicode_New(in.len / 3, 127);
     if (!out)
         goto done;
     Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
+#endif
     for (Py_ssize_t i = 0; i < in.len / 3; i++) {
         const int v = t[3 * i] + 3 * t[3 * i + 1] + 9 * t[3 * i + 2];
-        o[i] = (Py_UCS1)TRYTE_ALPHABET[v < 0 ? v + 27 : v];
+        o[i] = (char)TRYTE_ALPHABET[v < 0 ? v + 27 : v];
     }
+#ifdef Py_LIMITED_API
+    out = PyUnicode_FromStringAndSize(o, in.len / 3);
+    PyMem_Free(o);
+#endif
 done:
     PyBuffer_Release(&in);
     return out;
@@ -1371,6 +1898,24 @@ static PyObject *py_trytes_to_trits(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "U:trytes_to_trits", &str))
         return NULL;
+#ifdef Py_LIMITED_API
+    /* UTF-8 of the string; characters beyond U+00FF (lead bytes >= 0xC4, or
+       no UTF-8 at all: lone surrogates) give the message without a position,
+       as a non-Latin-1 string does in the other build; positions count
+       characters, not bytes. */
+    Py_ssize_t n;
+    const char *u8 = PyUnicode_AsUTF8AndSize(str, &n);
+    if (!u8)
+        PyErr_Clear();
+    for (Py_ssize_t i = 0; u8 && i < n; i++)
+        if ((unsigned char)u8[i] >= 0xC4)
+            u8 = NULL;
+    if (!u8) {
+        PyErr_SetString(PyExc_ValueError, "trytes: only the characters 9 and A-Z are allowed");
+        return NULL;
+    }
+    const unsigned char *c = (const unsigned char *)u8;
+#else
     if (PyUnicode_READY(str) < 0)
         return NULL;
     const Py_ssize_t n = PyUnicode_GET_LENGTH(str);
@@ -1379,10 +1924,11 @@ static PyObject *py_trytes_to_trits(PyObject *self, PyObject *args)
         return NULL;
     }
     const Py_UCS1 *c = PyUnicode_1BYTE_DATA(str);
+#endif
     PyObject *out = PyBytes_FromStringAndSize(NULL, 3 * n);
     if (!out)
         return NULL;
-    int8_t *o = (int8_t *)PyBytes_AS_STRING(out);
+    int8_t *o = (int8_t *)CK_BYTES(out);
     for (Py_ssize_t i = 0; i < n; i++) {
         int v;
         if (c[i] == '9')
@@ -1392,9 +1938,16 @@ static PyObject *py_trytes_to_trits(PyObject *self, PyObject *args)
         else if (c[i] >= 'N' && c[i] <= 'Z')
             v = c[i] - 'N' - 13;
         else {
+            Py_ssize_t position = i;
+#ifdef Py_LIMITED_API
+            position = 0; /* characters before byte i: bytes that are not continuations */
+            for (Py_ssize_t j = 0; j < i; j++)
+                position += (c[j] & 0xC0) != 0x80;
+#endif
             Py_DECREF(out);
             PyErr_Format(PyExc_ValueError,
-                         "trytes: only the characters 9 and A-Z are allowed (position %zd)", i);
+                         "trytes: only the characters 9 and A-Z are allowed (position %zd)",
+                         position);
             return NULL;
         }
         for (int j = 0; j < 3; j++) {
@@ -1445,7 +1998,7 @@ static PyObject *py_hash_chains(PyObject *self, PyObject *args)
     out = PyBytes_FromStringAndSize((const char *)segs.buf, segs.len);
     if (!out)
         goto done;
-    int8_t *t = (int8_t *)PyBytes_AS_STRING(out);
+    int8_t *t = (int8_t *)CK_BYTES(out);
     if (check_trits(t, segs.len, "segments") < 0) {
         Py_CLEAR(out);
         goto done;
@@ -1505,7 +2058,7 @@ static PyObject *py_hamming_search(PyObject *self, PyObject *args)
     }
     PyObject *out = PyBytes_FromStringAndSize(NULL, h->size);
     if (out) {
-        int8_t *o = (int8_t *)PyBytes_AS_STRING(out);
+        int8_t *o = (int8_t *)CK_BYTES(out);
         for (int i = 0; i < h->size; i++)
             o[i] = trit_from_bits((unsigned)(h->state[i].lo >> lane) & 1,
                                   (unsigned)(h->state[i].hi >> lane) & 1);
@@ -1560,7 +2113,7 @@ static PyObject *py_pow_search(PyObject *self, PyObject *args, PyObject *kwargs)
     memset(&sh, 0, sizeof(sh));
     sh.mwm = mwm;
     sh.best = POW_NONE;
-    sh.batch_fn = pick_pow_batch();
+    sh.batch_fn = pick_path()->pow_batch;
     cell256 *initial = (cell256 *)alloc_cells(STATE_LEN, sizeof(cell256));
     pow_worker *workers = (pow_worker *)calloc((size_t)threads, sizeof(pow_worker));
     int sync_ok = 0, interrupted = 0, timed_out = 0, started = 0;
@@ -1660,6 +2213,88 @@ static PyObject *py_lanes(PyObject *self, PyObject *noargs)
     return PyLong_FromLong(POW_LANES);
 }
 
+PyDoc_STRVAR(bundle_finalize_doc,
+             "bundle_finalize(chunks: bytes, offset: int, limit: int) -> tuple[int, bytes | None]\n\n"
+             "The obsolete-tag search of bundle finalisation.  chunks: the 48-byte\n"
+             "Kerl chunks of every essence; the one at byte `offset` holds the\n"
+             "obsolete tag, which steps by 3**81 (at most `limit` steps) until the\n"
+             "normalized bundle hash has no 13.  Returns (steps, Keccak-384\n"
+             "digest), or (limit, None) when the limit was reached first.");
+
+static PyObject *py_bundle_finalize(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    Py_ssize_t offset;
+    long long limit;
+    uint8_t digest[KERL_BYTES];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nL:bundle_finalize", &buf, &offset, &limit))
+        return NULL;
+    PyObject *result = NULL;
+    if (buf.len <= 0 || buf.len % KERL_BYTES || offset < 0 || offset % KERL_BYTES ||
+        offset >= buf.len || limit < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                         "bundle_finalize: chunks must be whole 48-byte chunks, offset one of "
+                         "them, limit >= 0");
+        goto done;
+    }
+    uint8_t *data = (uint8_t *)PyMem_Malloc((size_t)buf.len);
+    if (!data) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(data, buf.buf, (size_t)buf.len);
+    const long long steps =
+        bundle_finalize_run(data, (size_t)buf.len, (size_t)offset, limit, digest);
+    PyMem_Free(data);
+    if (steps < 0)
+        result = Py_BuildValue("(LO)", limit, Py_None);
+    else
+        result = Py_BuildValue("(Ly#)", steps, (const char *)digest, (Py_ssize_t)KERL_BYTES);
+done:
+    PyBuffer_Release(&buf);
+    return result;
+}
+
+PyDoc_STRVAR(kernel_path_doc,
+             "kernel_path() -> str\n\n"
+             "Name of the code path the vector kernels (proof of work, hash chains)\n"
+             "run on now: 'avx2', 'sse2', 'neon' or 'portable'.  The best one the CPU\n"
+             "offers, unless IOTA_PUBLISHER_KERNEL names another available one.");
+
+static PyObject *py_kernel_path(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(pick_path()->name);
+}
+
+PyDoc_STRVAR(kernel_paths_doc,
+             "kernel_paths() -> tuple[str, ...]\n\n"
+             "The code paths this build holds that this CPU can run, best first.");
+
+static PyObject *py_kernel_paths(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    PyObject *names[KERNEL_PATH_COUNT];
+    int n = 0;
+    for (int i = 0; i < KERNEL_PATH_COUNT; i++)
+        if (path_available(&KERNEL_PATHS[i]))
+            names[n++] = PyUnicode_FromString(KERNEL_PATHS[i].name);
+    PyObject *t = PyTuple_New(n);
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !t) {
+            for (int j = i; j < n; j++)
+                Py_XDECREF(names[j]);
+            Py_XDECREF(t);
+            return NULL;
+        }
+        PyTuple_SetItem(t, i, names[i]); /* steals; cannot fail on a new tuple */
+    }
+    return t;
+}
+
 static PyMethodDef kernel_methods[] = {
     {"transform", py_transform, METH_VARARGS, transform_doc},
     {"absorb", py_absorb, METH_VARARGS, absorb_doc},
@@ -1673,6 +2308,9 @@ static PyMethodDef kernel_methods[] = {
     {"pow_search", (PyCFunction)(void (*)(void))py_pow_search, METH_VARARGS | METH_KEYWORDS,
      pow_search_doc},
     {"lanes", py_lanes, METH_NOARGS, lanes_doc},
+    {"kernel_path", py_kernel_path, METH_NOARGS, kernel_path_doc},
+    {"bundle_finalize", py_bundle_finalize, METH_VARARGS, bundle_finalize_doc},
+    {"kernel_paths", py_kernel_paths, METH_NOARGS, kernel_paths_doc},
     {NULL, NULL, 0, NULL}};
 
 PyDoc_STRVAR(module_doc,
@@ -1696,6 +2334,8 @@ static void backend_info(char *buf, size_t size)
     const char *arch = "x86_64";
 #elif defined(__aarch64__)
     const char *arch = "aarch64";
+#elif defined(__arm__)
+    const char *arch = "arm";
 #else
     const char *arch = "other-arch";
 #endif
@@ -1721,16 +2361,20 @@ static void backend_info(char *buf, size_t size)
     const char *dispatch = "none";
 #if CK_DISPATCH_AVX2
     dispatch = cpu_has_avx2() ? "avx2 kernels (CPU has AVX2)" : "baseline kernels (no AVX2)";
+#elif CK_DISPATCH_NEON
+    dispatch = cpu_has_neon() ? "neon kernels (CPU has NEON)" : "baseline kernels (no NEON)";
 #endif
     snprintf(buf, size,
              "%s; %s; pow %d lanes / hash_chains up to %d lanes as %s; hamming %d lanes "
-             "(64-bit words); baseline %s, %s; runtime dispatch: %s",
-             compiler, arch, POW_LANES, POW_LANES, vec, HAMMING_LANES, isa, layout, dispatch);
+             "(64-bit words); baseline %s, %s; runtime dispatch: %s; single-lane Curl: %s",
+             compiler, arch, POW_LANES, POW_LANES, vec, HAMMING_LANES, isa, layout, dispatch,
+             single_transform_name);
 }
 
 PyMODINIT_FUNC PyInit__native(void)
 {
-    char info[512];
+    char info[600];
+    pick_single_transform();
     PyObject *m = PyModule_Create(&kernel_module);
     if (!m)
         return NULL;
@@ -1743,3 +2387,4 @@ PyMODINIT_FUNC PyInit__native(void)
     }
     return m;
 }
+#endif /* CURLKERNEL_NO_PYTHON */

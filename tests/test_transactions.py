@@ -212,3 +212,45 @@ class TestAttach:
             validate_bundle(attached, mwm=30)
         with pytest.raises(BundleError, match="bundle hash"):
             validate_bundle([txs[0].replace(timestamp=5).as_trytes()] + attached[1:])
+
+
+def test_finalisation_on_integers_matches_the_trit_form(backend):
+    """60 random bundles: the obsolete-tag search on integers (and in C) is the trit one."""
+    from iota_publisher.trinary import bundle as bundle_module
+
+    rng = random.Random(60)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ9"
+    for _ in range(60):
+        address = "".join(rng.choice(alphabet) for _ in range(81))
+        message = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 7000)))
+        tag = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 28)))
+        got = build_bundle(address, message, tag, rng.randrange(2**31))
+        txs = [Transaction.from_trytes(t) for t in reversed(got)]
+        reset = [tx.replace(obsolete_tag=tx.tag, bundle="9" * 81) for tx in txs]
+        expected = bundle_module._finalize_trits(reset)
+        assert got == [tx.as_trytes() for tx in reversed(expected)]
+
+
+@pytest.mark.parametrize("tag", ["M" * 27, "L" + "M" * 26, "9" * 5 + "M" * 22])
+def test_finalisation_where_the_obsolete_tag_wraps(tag, backend):
+    """A tag at (or near) the top of its range wraps to the bottom, as add_index does."""
+    from iota_publisher.trinary import bundle as bundle_module
+
+    address = "ABCDEFGHIJKLMNOPQRSTUVWXYZ9" * 3
+    for timestamp in range(1550000000, 1550000006):
+        got = build_bundle(address, "HELLO" * 500, tag, timestamp)
+        txs = [Transaction.from_trytes(t) for t in reversed(got)]
+        reset = [tx.replace(obsolete_tag=tx.tag, bundle="9" * 81) for tx in txs]
+        expected = bundle_module._finalize_trits(reset)
+        assert got == [tx.as_trytes() for tx in reversed(expected)]
+
+
+def test_hash_from_the_search_state_is_the_transaction_hash(backend):
+    from iota_publisher.pow import search_nonce_hash
+    from iota_publisher.trinary import trits_to_trytes
+
+    for seed in range(3):
+        trits = trytes_to_trits(_random_tx(random.Random(200 + seed)))
+        nonce, _tried, digest = search_nonce_hash(trits, 4)
+        assert nonce == search_nonce(trits, 4)[0]
+        assert trits_to_trytes(digest) == transaction_hash(trits_to_trytes(trits[:-81] + nonce))

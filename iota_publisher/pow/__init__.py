@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from .. import _backend
 from ..errors import InvalidInputError
 from ..trinary import int_to_trits, trits_to_trytes, trytes_to_trits, validate_trytes
-from ..trinary.transaction import MAX_TIMESTAMP_VALUE, OFFSETS, TRANSACTION_LENGTH, transaction_hash
-from ._search import LANES, PowTimeoutError, check_mwm, nonce_for, search_nonce
+from ..trinary.transaction import MAX_TIMESTAMP_VALUE, OFFSETS, TRANSACTION_LENGTH
+from ._search import LANES, PowTimeoutError, check_mwm, nonce_for, search_nonce, search_nonce_hash
 
 __all__ = [
     "LANES",
@@ -92,10 +92,9 @@ def attach_to_tangle(
             "attachment_timestamp_upper_bound",
             _int_trits(MAX_TIMESTAMP_VALUE, "attachment_timestamp_upper_bound"),
         )
-        nonce, _tried = search_nonce(trits, mwm, threads=threads, timeout=timeout)
+        nonce, _tried, digest = search_nonce_hash(trits, mwm, threads=threads, timeout=timeout)
         _set(trits, "nonce", nonce)
-        attached = trits_to_trytes(trits)
-        previous = transaction_hash(attached)
-        out.append(attached)
+        out.append(trits_to_trytes(trits))
+        previous = trits_to_trytes(digest)  # transaction_hash() of it, from the search's state
     out.reverse()
     return out

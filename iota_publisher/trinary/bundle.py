@@ -12,8 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from Crypto.Hash import keccak
+
+from .. import _backend
 from ..errors import BundleError
-from ._codec import pad_trytes, trits_to_trytes, trytes_to_trits, validate_trytes
+from ._codec import (
+    int_to_trits,
+    pad_trytes,
+    trits_to_int,
+    trits_to_trytes,
+    trytes_to_trits,
+    validate_trytes,
+)
 from ._kerl import Kerl, kerl_chunk_bytes, kerl_digest
 from .checksum import strip_checksum
 from .signing import add_index, normalized_hash
@@ -34,10 +44,95 @@ def bundle_hash(transactions: Sequence[Transaction]) -> str:
     return trits_to_trytes(kerl.squeeze())
 
 
+_P81 = 3**81  # one step of the obsolete tag, which starts at trit 81 of its chunk
+_HALF81 = (_P81 - 1) // 2
+_MOD_3 = 3**242
+_HALF_3 = (_MOD_3 - 1) // 2
+_HALF27 = (27**81 - 1) // 2  # 81 balanced base-27 digits <-> digits 0..26 (offset 13)
+_P27 = 27**27
+_P9 = 27**9
+_MOD_2 = 1 << 384
+_TRYTE_OF_DIGIT = "NOPQRSTUVWXYZ9ABCDEFGHIJKLM"  # digit d (0..26) is tryte value d - 13
+
+
+def _digest_value(digest: bytes) -> int:
+    """A Kerl digest as 81 base-27 digits 0..26 (tryte value + 13; trit 242 is 0)."""
+    value = int.from_bytes(digest, "big", signed=True)
+    return (value + _HALF_3) % _MOD_3 - _HALF_3 + _HALF27
+
+
+def _digits(part: int, n: int) -> list[int]:
+    """The ``n`` lowest base-27 digits of ``part``, least significant first."""
+    digits: list[int] = []
+    while n > 0:  # nine digits at a time keep the divisions on small integers
+        part, low = divmod(part, _P9)
+        for _ in range(min(n, 9)):
+            low, d = divmod(low, 27)
+            digits.append(d)
+        n -= 9
+    return digits
+
+
+def _third_has_13(part: list[int]) -> bool:
+    """Whether the normalized form of 27 digits (tryte value + 13) holds a 13."""
+    total = sum(part) - 13 * 27
+    if total == 0:
+        return 26 in part
+    j = 0
+    if total > 0:  # lowered from the front; a tryte lowered at all is below 13
+        while total > 0:
+            total -= part[j]
+            j += 1
+        return 26 in part[j:]
+    while total < 0:  # raised from the front; a tryte raised in full becomes 13
+        total += 26 - part[j]
+        j += 1
+    # every tryte before the last one raised ends at 13, and so does the last
+    # one unless it was raised only part of the way (total > 0 now)
+    return j > 1 or total == 0 or 26 in part[1:]
+
+
+def _normalized_has_13(value: int) -> bool:
+    """Whether :func:`normalized_hash` of the digest digits in ``value`` holds a 13."""
+    for _ in range(3):  # the first third alone rules most tries out
+        value, part = divmod(value, _P27)
+        if _third_has_13(_digits(part, 27)):
+            return True
+    return False
+
+
 def _finalize(transactions: list[Transaction]) -> list[Transaction]:
-    # Only the first transaction's obsolete tag changes between tries, and it
-    # lies in the second Kerl chunk of that essence (value, obsoleteTag,
-    # timestamp, indexes): every other chunk is converted to bytes once.
+    # Only the first transaction's obsolete tag changes between tries. It is
+    # trits 81..161 of the second Kerl chunk of that essence, so one step adds
+    # 3**81 to that chunk's integer; every other chunk is converted once. The
+    # normalized hash is checked on the digest's base-27 digits.
+    essences = [tx.essence for tx in transactions]
+    chunks = [kerl_chunk_bytes(e[i : i + 243]) for e in essences for i in (0, 243)]
+    first = essences[0]
+    tag = trits_to_int(first[324:405])
+    rest = trits_to_int(first[243:485]) - tag * _P81
+    head, tail = chunks[0], b"".join(chunks[2:])
+    finalize = getattr(_backend.native(), "bundle_finalize", None)
+    digest = None
+    if finalize is not None:  # the same search in C, up to where the tag would wrap
+        steps, digest = finalize(b"".join(chunks), 48, min(_HALF81 - tag, 1 << 62))
+        tag += steps
+    if digest is not None:
+        value = _digest_value(digest)
+    else:
+        while True:
+            chunk = ((rest + tag * _P81) % _MOD_2).to_bytes(48, "big")
+            value = _digest_value(keccak.new(data=head + chunk + tail, digest_bits=384).digest())
+            if not _normalized_has_13(value):
+                break
+            tag = (tag + 1 + _HALF81) % _P81 - _HALF81  # add_index(obsolete, 1): wraps
+    bundle = "".join(_TRYTE_OF_DIGIT[d] for d in _digits(value, 81))
+    transactions[0] = transactions[0].replace(obsolete_tag=trits_to_trytes(int_to_trits(tag, 81)))
+    return [tx.replace(bundle=bundle) for tx in transactions]
+
+
+def _finalize_trits(transactions: list[Transaction]) -> list[Transaction]:
+    """The finalisation on trits and trytes, as the reference spells it (for tests)."""
     essences = [tx.essence for tx in transactions]
     chunks = [kerl_chunk_bytes(e[i : i + 243]) for e in essences for i in (0, 243)]
     first = essences[0]
