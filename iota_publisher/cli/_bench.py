@@ -37,7 +37,7 @@ def bench(mwm: int, runs: int, threads: int) -> None:
     """
     from .._bench import describe, pow_rate, time_mam
 
-    click.echo(describe())
+    click.echo(describe(tuple(sorted({9, 14, mwm}))))  # the default, the old mainnet, theirs
     pure = _backend.native() is None
     repeat = 3 if pure else 15
     for security in (1, 2, 3):
