@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -19,12 +20,48 @@ from iota_publisher.publisher import Publisher
 from iota_publisher.testing import FakeMarketplace, FakeNode
 
 
-class FakeClock:
+class VirtualTime:
+    """Wall and monotonic time for an agent's threads: it stands still while any
+    worker runs and jumps to the earliest wake-up once every worker waits."""
+
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self.now = start
+        self.agent = None
+        self.on_advance = None  # called with the new time; may return a jump (seconds)
+        self._cond = threading.Condition()
+        self._sleeping: dict[threading.Thread, tuple[float, threading.Event]] = {}
 
     def __call__(self) -> float:
         return self.now
+
+    def wait(self, event: threading.Event, seconds: float) -> None:
+        me = threading.current_thread()
+        with self._cond:
+            wake = self.now + max(0.0, seconds)
+            self._sleeping[me] = (wake, event)
+            try:
+                while not event.is_set() and self.now < wake:
+                    if self._all_asleep():
+                        self._advance()
+                    else:
+                        self._cond.wait(0.002)
+            finally:
+                self._sleeping.pop(me, None)
+                self._cond.notify_all()
+
+    def _all_asleep(self) -> bool:
+        workers = [t for t in self.agent._workers if t.is_alive()]
+        for t in workers:
+            entry = self._sleeping.get(t)
+            if entry is None or entry[1].is_set() or entry[0] <= self.now:
+                return False
+        return bool(workers)
+
+    def _advance(self) -> None:
+        target = min(wake for wake, _ in self._sleeping.values())
+        jump = self.on_advance(target) if self.on_advance else None
+        self.now = max(self.now, target) + (jump or 0.0)
+        self._cond.notify_all()
 
 
 class CountingDriver:
@@ -71,19 +108,21 @@ def write_config(tmp_path, **extra):
     return path
 
 
-def make_agent(tmp_path, drivers, node=None, market=None, clock=None, **extra):
+def make_agent(tmp_path, drivers, node=None, market=None, clock=None, factory=None, **extra):
     node = node or FakeNode(mwm=3)
     market = market or FakeMarketplace()
-    clock = clock or FakeClock()
+    clock = clock or VirtualTime()
     agent = Agent(
         write_config(tmp_path, **extra),
         publisher_factory=lambda cfg: Publisher(cfg, node=node, marketplace=market, clock=clock),
-        driver_factory=lambda name, options: drivers.pop(0),
+        driver_factory=factory or (lambda name, options: drivers.pop(0)),
         clock=clock,
+        monotonic=clock,
         notifier=SystemdNotifier(address=""),
     )
-    # drive time forward on every sleep instead of waiting
-    agent._sleep = lambda seconds: setattr(clock, "now", clock.now + seconds)  # type: ignore[method-assign]
+    # time passes only while every worker waits, and at once
+    clock.agent = agent
+    agent._wait = clock.wait  # type: ignore[method-assign]
     return agent, node, market, clock
 
 
@@ -129,12 +168,12 @@ def test_wrong_secret_key_stops_with_an_error(tmp_path, capsys):
 def test_missed_windows_are_skipped_after_a_clock_jump(tmp_path):
     a, b = CountingDriver([20.0]), CountingDriver([5])
     agent, _node, market, clock = make_agent(tmp_path, [a, b])
-    jumps = [3600.0]
+    start, jumps = clock.now, [3600.0]
 
-    def sleep(seconds):  # the first wait ends an hour late (suspend, NTP step)
-        clock.now += seconds + (jumps.pop() if jumps else 0.0)
+    def jump(target):  # the wait for the second window ends an hour late (suspend, NTP step)
+        return jumps.pop() if jumps and target == start + 10 else None
 
-    agent._sleep = sleep  # type: ignore[method-assign]
+    clock.on_advance = jump
     assert agent.run(count=3) == 0
     times = [r["packet"]["time"] for r in market.registered]
     assert times[1] - times[0] > 3_600_000  # the hour of missed windows was not replayed
@@ -214,8 +253,10 @@ def test_file_source_publishes_every_record_then_stops(tmp_path, capsys):
         sensors=[{"name": "data", "driver": "file", "options": {"path": "data.json"}}],
         fields=[{"id": "t", "reading": "t"}],
     )
-    agent = Agent(cfg, notifier=SystemdNotifier(address=""))
-    agent._sleep = lambda seconds: None  # type: ignore[method-assign]
+    clock = VirtualTime()
+    agent = Agent(cfg, notifier=SystemdNotifier(address=""), clock=clock, monotonic=clock)
+    clock.agent = agent
+    agent._wait = clock.wait  # type: ignore[method-assign]
     assert agent.run() == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["data"] for line in lines] == [{"t": 1}, {"t": 2}, {"t": 3}]
