@@ -308,7 +308,8 @@ class Agent:
                 self._count_waiting(self._publisher)
             except Exception as exc:  # noqa: BLE001 - the summary says what it knows
                 log.debug("outbox counts unavailable: %s", exc)
-        self._close_publisher()
+        if not self.abandoned:
+            self._close_publisher()
         return Summary(
             self.windows,
             self.read,
@@ -340,6 +341,9 @@ class Agent:
         sensors = [_Sensor(sc) for sc in self.config.sensors]
         try:
             self._publisher = self._make_publisher()
+            if not self.config.debug:
+                self._publisher.store  # noqa: B018 - open the outbox before two threads share it
+                self._count_waiting(self._publisher)
         except PublisherError as exc:
             self._fail(exc)
             return
@@ -635,6 +639,7 @@ class Agent:
             with self._lock:
                 self._pending.add(row_id)
         self._work.set()
+        self._count_waiting(publisher)
         stamp = time.strftime("%H:%M:%S", time.localtime(time_ms / 1000))
         self._notifier.notify(STATUS=f"{self.read} readings taken; last at {stamp}")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,32 +17,44 @@ import pytest
 from iota_publisher.drivers import Reading
 
 from iota_publisher.agent import Agent, SystemdNotifier
-from iota_publisher.errors import NodeUnavailableError
+from iota_publisher.errors import NodeRejectedError, NodeUnavailableError
+from iota_publisher.fetch import fetch_message
 from iota_publisher.publisher import Publisher
 from iota_publisher.testing import FakeMarketplace, FakeNode
+from iota_publisher.trinary import trytes_to_ascii
 
 
 class VirtualTime:
-    """Wall and monotonic time for an agent's threads: it stands still while any
-    worker runs and jumps to the earliest wake-up once every worker waits."""
+    """Time for an agent's threads: it stands still while any worker runs and
+    jumps to the earliest wake-up once every worker waits. Waits count
+    :meth:`monotonic` seconds; the wall clock (calling it) can be stepped by
+    ``on_advance`` (given the new monotonic time, it returns a step or ``None``)."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
+        self.mono = start
+        self.offset = 0.0
         self.agent = None
-        self.on_advance = None  # called with the new time; may return a jump (seconds)
+        self.on_advance = None
         self._cond = threading.Condition()
         self._sleeping: dict[threading.Thread, tuple[float, threading.Event]] = {}
+
+    @property
+    def now(self) -> float:
+        return self.mono + self.offset
 
     def __call__(self) -> float:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.mono
+
     def wait(self, event: threading.Event, seconds: float) -> None:
         me = threading.current_thread()
         with self._cond:
-            wake = self.now + max(0.0, seconds)
+            wake = self.mono + max(0.0, seconds)
             self._sleeping[me] = (wake, event)
             try:
-                while not event.is_set() and self.now < wake:
+                while not event.is_set() and self.mono < wake:
                     if self._all_asleep():
                         self._advance()
                     else:
@@ -53,14 +67,14 @@ class VirtualTime:
         workers = [t for t in self.agent._workers if t.is_alive()]
         for t in workers:
             entry = self._sleeping.get(t)
-            if entry is None or entry[1].is_set() or entry[0] <= self.now:
+            if entry is None or entry[1].is_set() or entry[0] <= self.mono:
                 return False
         return bool(workers)
 
     def _advance(self) -> None:
-        target = min(wake for wake, _ in self._sleeping.values())
-        jump = self.on_advance(target) if self.on_advance else None
-        self.now = max(self.now, target) + (jump or 0.0)
+        self.mono = max(self.mono, min(wake for wake, _ in self._sleeping.values()))
+        step = self.on_advance(self.mono) if self.on_advance else None
+        self.offset += step or 0.0
         self._cond.notify_all()
 
 
@@ -117,7 +131,7 @@ def make_agent(tmp_path, drivers, node=None, market=None, clock=None, factory=No
         publisher_factory=lambda cfg: Publisher(cfg, node=node, marketplace=market, clock=clock),
         driver_factory=factory or (lambda name, options: drivers.pop(0)),
         clock=clock,
-        monotonic=clock,
+        monotonic=clock.monotonic,
         notifier=SystemdNotifier(address=""),
     )
     # time passes only while every worker waits, and at once
@@ -254,9 +268,221 @@ def test_file_source_publishes_every_record_then_stops(tmp_path, capsys):
         fields=[{"id": "t", "reading": "t"}],
     )
     clock = VirtualTime()
-    agent = Agent(cfg, notifier=SystemdNotifier(address=""), clock=clock, monotonic=clock)
+    agent = Agent(cfg, notifier=SystemdNotifier(address=""), clock=clock, monotonic=clock.monotonic)
     clock.agent = agent
     agent._wait = clock.wait  # type: ignore[method-assign]
     assert agent.run() == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["data"] for line in lines] == [{"t": 1}, {"t": 2}, {"t": 3}]
+
+
+# -- readings are facts, sends are retries ------------------------------------------------
+
+COUNTER = (
+    "import pathlib, sys\n"
+    "p = pathlib.Path(sys.argv[1])\n"
+    "n = int(p.read_text()) + 1 if p.exists() else 1\n"
+    "p.write_text(str(n))\n"
+    "print('{\"n\": %d}' % n)\n"
+)
+
+
+def counter_config(tmp_path):
+    return {
+        "interval": 10,
+        "sensors": [
+            {
+                "name": "c",
+                "driver": "command",
+                "options": {"command": [sys.executable, "-c", COUNTER, str(tmp_path / "n")]},
+            }
+        ],
+        "fields": [{"id": "n", "sensor": "c", "reading": "n"}],
+    }
+
+
+def read_back(node, registered):
+    """The packet a registration points at, from the node."""
+    parsed = fetch_message(node, registered["root"], registered["sidekey"])
+    packet = json.loads(trytes_to_ascii(parsed.message))
+    assert packet["time"] == registered["time"]
+    return packet
+
+
+def real_drivers(name, options):
+    from iota_publisher.drivers import create_driver
+
+    return create_driver(name, options)
+
+
+def test_a_counter_with_the_node_down_is_read_once_per_window_on_the_grid(tmp_path):
+    """A `command` sensor printing a counter, interval 10 s, node down: 1, 2, 3, 4 on the grid."""
+    node = FakeNode(mwm=3)
+    node.fail("get_transactions_to_approve", *[NodeUnavailableError("down")] * 10_000)
+    agent, node, market, clock = make_agent(
+        tmp_path, [], node=node, factory=real_drivers, **counter_config(tmp_path)
+    )
+    start = clock.now
+    assert agent.run(count=4) == 1  # readings stay unsent
+    assert agent.summary.read == 4 and agent.summary.waiting == 4
+    assert agent.summary.published == 0 and "down" in agent.summary.last_error
+    assert (tmp_path / "n").read_text() == "4"  # read once per window, never again
+
+    # the node is back: the same four readings, each once, with the time it was taken
+    node.pending.clear()
+    agent2, *_ = make_agent(
+        tmp_path,
+        [],
+        node=node,
+        market=market,
+        factory=real_drivers,
+        clock=clock,
+        **counter_config(tmp_path),
+    )
+    assert agent2.run(count=1) == 0
+    packets = [read_back(node, r["packet"]) for r in market.registered]
+    assert [p["data"]["n"] for p in packets] == [1, 2, 3, 4, 5]
+    times = [p["time"] for p in packets[:4]]
+    assert times == [int((start + 10 * i) * 1000) for i in range(4)]
+    assert all(t % 10_000 == 0 for t in times)
+
+
+def test_count_counts_windows_even_when_a_window_yields_no_packet(tmp_path, capsys):
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, _node, market, _clock = make_agent(
+        tmp_path,
+        [a, b],
+        fields=[{"id": "x", "sensor": "a", "reading": "temprature"}],  # misspelled
+    )
+    assert agent.run(count=3) == 1
+    assert a.calls == 3 and market.registered == []
+    err = capsys.readouterr().err
+    assert "iota-publish run: 0 read, 0 published, 0 waiting; last error: no field" in err
+
+
+def test_once_with_every_sensor_failing_exits_1(tmp_path, caplog):
+    a, b = CountingDriver([1], fail={1}), CountingDriver([2], fail={1})
+    agent, _node, market, _clock = make_agent(tmp_path, [a, b])
+    assert agent.run(once=True) == 1
+    assert agent.summary.read == 0 and "sensor unplugged" in agent.summary.last_error
+
+
+def test_a_backward_clock_step_never_stalls_the_grid(tmp_path):
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, _node, market, clock = make_agent(tmp_path, [a, b])
+    start, jumps = clock.now, [-120.0]
+
+    def jump(target):  # on the way to the second window the clock is stepped back 2 minutes
+        return jumps.pop() if jumps and target == start + 5 else None
+
+    clock.on_advance = jump
+    assert agent.run(count=3) == 0
+    times = [r["packet"]["time"] / 1000 for r in market.registered]
+    # re-anchored on the new clock's grid at once: no two-minute gap
+    assert times == [start, start - 110, start - 100]
+
+
+def test_outage_logs_one_warning_when_it_starts_and_one_when_it_ends(tmp_path, caplog):
+    node = FakeNode(mwm=3)
+    node.fail("get_transactions_to_approve", *[NodeUnavailableError("node down")] * 6)
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, node, market, _clock = make_agent(tmp_path, [a, b], node=node)
+    with caplog.at_level(logging.INFO, logger="iota_publisher"):
+        assert agent.run(count=3) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert "sending failed (node down); readings wait in the outbox" in warnings[0]
+    assert "sending works again after" in warnings[1]
+    published = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "iota_publisher.agent" and "published reading" in r.getMessage()
+    ]
+    assert len(published) == 3
+    assert re.search(
+        r"taken \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: root [A-Z9]{81} \(\d+\.\d s", published[0]
+    )
+
+
+def test_a_permanent_refusal_does_not_stop_the_daemon(tmp_path, caplog):
+    node = FakeNode(mwm=3)
+    node.fail("store_and_broadcast", NodeRejectedError("refused"))
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, node, market, _clock = make_agent(tmp_path, [a, b], node=node)
+    assert agent.run(count=2) == 0
+    assert "a reading was refused: refused" in caplog.text
+    assert len(market.registered) == 2
+
+
+def test_a_wedged_send_is_abandoned_on_stop_and_nothing_is_lost(tmp_path):
+    """A drain blocked in a call: stop returns within the grace, the reading stays queued."""
+    release = threading.Event()
+
+    class Stuck(FakeNode):
+        def get_transactions_to_approve(self, depth=3):
+            release.wait(30)
+            raise NodeUnavailableError("gone")
+
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, *_ = make_agent(tmp_path, [a, b], node=Stuck(mwm=3))
+    agent._wait = lambda event, seconds: event.wait(seconds)  # real time: the sender blocks
+    threading.Timer(0.5, agent.stop).start()
+    started = time.monotonic()
+    try:
+        assert agent.run() == 0
+        assert time.monotonic() - started < 2.5
+        assert agent.abandoned
+        assert agent.summary.waiting == 1
+    finally:
+        release.set()
+    for worker in agent._workers:
+        worker.join(5)
+    stats = agent._publisher.store.stats()
+    assert stats["queued"] + stats["prepared"] == 1 and stats["registered"] == 0
+    agent._publisher.close()
+
+
+def test_watchdog_pings_while_a_backlog_drains(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # ping every 0.2 s
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    node = FakeNode(mwm=3)
+    real = node.store_and_broadcast
+
+    def slow(trytes):
+        time.sleep(0.05)
+        return real(trytes)
+
+    node.store_and_broadcast = slow
+    cfg = Publisher(Agent(write_config(tmp_path)).config, node=node, marketplace=FakeMarketplace())
+    for i in range(30):
+        cfg.enqueue({"ta": i}, time=1_600_000_000_000 + i)
+    cfg.close()
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, *_ = make_agent(tmp_path, [a, b], node=node)
+    agent._notifier = SystemdNotifier(path)
+    agent._wait = lambda event, seconds: event.wait(seconds)
+    pings: list[float] = []
+    done = threading.Event()
+
+    def listen():
+        server.settimeout(0.1)
+        while not done.is_set():
+            try:
+                if b"WATCHDOG=1" in server.recv(1024):
+                    pings.append(time.monotonic())
+            except OSError:
+                pass
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    try:
+        assert agent.run(once=True) == 0
+    finally:
+        done.set()
+        listener.join()
+        server.close()
+    assert agent.published == 31
+    gaps = [b - a for a, b in zip(pings, pings[1:])]
+    assert len(pings) >= 5 and max(gaps) < 1.0
