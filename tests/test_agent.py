@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -362,7 +363,7 @@ def test_count_counts_windows_even_when_a_window_yields_no_packet(tmp_path, caps
 
 def test_once_with_every_sensor_failing_exits_1(tmp_path, caplog):
     a, b = CountingDriver([1], fail={1}), CountingDriver([2], fail={1})
-    agent, _node, market, _clock = make_agent(tmp_path, [a, b])
+    agent, _node, _market, _clock = make_agent(tmp_path, [a, b])
     assert agent.run(once=True) == 1
     assert agent.summary.read == 0 and "sensor unplugged" in agent.summary.last_error
 
@@ -386,7 +387,7 @@ def test_outage_logs_one_warning_when_it_starts_and_one_when_it_ends(tmp_path, c
     node = FakeNode(mwm=3)
     node.fail("get_transactions_to_approve", *[NodeUnavailableError("node down")] * 6)
     a, b = CountingDriver([20.0]), CountingDriver([5])
-    agent, node, market, _clock = make_agent(tmp_path, [a, b], node=node)
+    agent, node, _market, _clock = make_agent(tmp_path, [a, b], node=node)
     with caplog.at_level(logging.INFO, logger="iota_publisher"):
         assert agent.run(count=3) == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -484,5 +485,5 @@ def test_watchdog_pings_while_a_backlog_drains(tmp_path, monkeypatch):
         listener.join()
         server.close()
     assert agent.published == 31
-    gaps = [b - a for a, b in zip(pings, pings[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(pings)]
     assert len(pings) >= 5 and max(gaps) < 1.0
