@@ -30,12 +30,17 @@ class Attacher(Protocol):
 
 
 def local_pow(
-    threads: int | None = None, timeout: float | None = None
+    threads: int | None = None,
+    timeout: float | None = None,
+    now: Callable[[], int] | None = None,
 ) -> Callable[[Any, str, str, int, Sequence[str]], list[str]]:
-    """Proof of work on this machine, with ``threads`` and a per-transaction ``timeout``."""
+    """Proof of work on this machine, with ``threads``, a per-transaction ``timeout``
+    and ``now()`` (ms) for the attachment timestamps (the system clock if ``None``)."""
 
     def run(node: Any, trunk: str, branch: str, mwm: int, trytes: Sequence[str]) -> list[str]:
-        return _pow.attach_to_tangle(trunk, branch, mwm, trytes, threads=threads, timeout=timeout)
+        return _pow.attach_to_tangle(
+            trunk, branch, mwm, trytes, threads=threads, timeout=timeout, now=now
+        )
 
     return run
 
@@ -69,18 +74,21 @@ def attach(
     pow: str | Attacher = "local",
     threads: int | None = None,
     timeout: float | None = None,
+    now: Callable[[], int] | None = None,
 ) -> list[str]:
     """Attach bundle ``trytes`` (highest index first) to tips the node chooses.
 
-    ``pow="local"``: the nonces are searched here (with ``threads`` and a
-    per-transaction ``timeout``); ``pow="remote"``: by the node's
-    ``attachToTangle`` (:func:`remote_pow`; ``threads`` and ``timeout`` are
-    then unused); or a strategy of your own (:class:`Attacher`). Returns the
+    ``pow="local"``: the nonces are searched here (with ``threads``, a
+    per-transaction ``timeout``, and ``now()`` in ms stamping the attachment,
+    by default the system clock); ``pow="remote"``: by the node's
+    ``attachToTangle`` (:func:`remote_pow`; ``threads``, ``timeout`` and
+    ``now`` are then unused: the node stamps); or a strategy of your own
+    (:class:`Attacher`). Returns the
     attached trytes, tail first, ready for ``node.store_and_broadcast``.
     """
     strategy: Attacher
     if pow == "local":
-        strategy = local_pow(threads, timeout)
+        strategy = local_pow(threads, timeout, now)
     elif pow == "remote":
         strategy = remote_pow
     elif callable(pow) and not isinstance(pow, str):

@@ -402,3 +402,32 @@ class HttpUnavailableError(HttpError, TransientError):
 
 
 __all__ += ["HttpError", "HttpUnavailableError", "ProtocolError"]
+
+
+# -- the outbox and the publisher (iota_publisher.store, iota_publisher.publisher) --
+
+
+class StoreFullError(StoreError, TransientError):
+    """The disk (or the database's size limit) is full: nothing was written.
+
+    Transient: what was committed before stays, and the same step succeeds
+    once there is space again.
+    """
+
+
+class StoreBusyError(StoreError, TransientError):
+    """Another connection held the state database longer than the wait allowed."""
+
+
+class ReadingParkedError(PublisherError):
+    """:meth:`Publisher.publish` could not send its reading: it was refused for good
+    and parked (``iota-publish status`` lists it, ``retry`` sends it again).
+    ``id`` is its outbox id, ``stage`` the stage it was parked from."""
+
+    def __init__(self, message: str, *, id: int, stage: str) -> None:
+        super().__init__(message)
+        self.id = id
+        self.stage = stage
+
+
+__all__ += ["ReadingParkedError", "StoreBusyError", "StoreFullError"]

@@ -3,6 +3,12 @@
 Anyone can attach transactions to any address, so whatever does not decode,
 verify against the root, or hold a packet is skipped (and logged), never
 trusted.
+
+Registration is at-least-once: when the marketplace stored a packet but its
+answer was lost, the publisher registers the same root again. Readers drop a
+root they have yielded already, so each message comes out once: a repeated
+stream entry is skipped, and a channel whose next root leads back to one seen
+ends there.
 """
 
 from __future__ import annotations
@@ -88,9 +94,15 @@ def fetch_channel(
     *,
     limit: int | None = None,
 ) -> Iterator[FetchedPacket]:
-    """Follow a channel with one side key from ``root``, one packet per message."""
+    """Follow a channel with one side key from ``root``, one packet per message
+    (each root once: a next root already seen ends the channel)."""
     count = 0
+    seen: set[str] = set()
     while limit is None or count < limit:
+        if root in seen:
+            log.warning("channel leads back to root %s; stopping there", root)
+            return
+        seen.add(root)
         parsed = fetch_message(node, root, side_key, mode)
         if parsed is None:
             return
@@ -112,8 +124,10 @@ def fetch_stream(
 ) -> Iterator[FetchedPacket]:
     """Packets of a purchased device, newest first: roots and keys from the
     marketplace's stream, messages from the node. ``api_key`` (the buyer's)
-    goes to the marketplace with the stream requests."""
+    goes to the marketplace with the stream requests. A root the stream lists
+    again (registered twice) is yielded once."""
     count = 0
+    seen: set[str] = set()
     entries = (
         marketplace.iter_stream(device_id, user_id)
         if api_key is None
@@ -122,6 +136,10 @@ def fetch_stream(
     for entry in entries:
         if limit is not None and count >= limit:
             return
+        if entry.root in seen:
+            log.debug("root %s is listed again (registered twice); skipped", entry.root)
+            continue
+        seen.add(entry.root)
         parsed = fetch_message(node, entry.root, entry.sidekey, "restricted")
         if parsed is None:
             log.warning("no message found on the Tangle for root %s", entry.root)

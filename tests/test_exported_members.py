@@ -103,6 +103,9 @@ def test_errors():
         "ProtocolError",
         "HttpError",
         "HttpUnavailableError",
+        "StoreFullError",
+        "StoreBusyError",
+        "ReadingParkedError",
     }
 
 

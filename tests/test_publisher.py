@@ -366,6 +366,7 @@ class TestStore:
                 "prepared": 0,
                 "attached": 0,
                 "stored": 1,
+                "parked": 0,
                 "registered": 0,
                 "dropped": 0,
             }
@@ -431,3 +432,305 @@ class TestOverHTTP:
                     pub.publish({"n": 1})
                 assert info.value.status == 403 and "NOPE" not in str(info.value)
                 assert pub.store.head().stage == "stored"
+
+
+class TestDebugContract:
+    """In debug mode no method of the Publisher sends or stores anything."""
+
+    def test_enqueue_prints_and_returns_no_id(self, tmp_path, node, market):
+        out = io.StringIO()
+        cfg = make_config(tmp_path, debug=True)
+        with publisher(cfg, node, market, out=out) as pub:
+            assert pub.enqueue({"n": 1}, time=1_550_000_000_000) is None
+            assert pub.drain() == []
+        assert out.getvalue() == '{"time": 1550000000000, "data": {"n": 1}}\n'
+        assert node.store_calls == 0 and market.registered == []
+        assert not (tmp_path / "state").exists()
+
+    def test_drain_sends_nothing_even_with_readings_waiting(self, tmp_path, node, market):
+        cfg = make_config(tmp_path)
+        node.fail("get_transactions_to_approve", NodeUnavailableError("down"))
+        with publisher(cfg, node, market) as pub:
+            with pytest.raises(NodeUnavailableError):
+                pub.publish({"n": 1})
+        with publisher(make_config(tmp_path, debug=True), node, market) as pub:
+            assert pub.drain() == []
+        assert node.store_calls == 0 and market.registered == []
+        with Store(tmp_path / "state") as store:
+            assert store.head().stage == "prepared"  # still waiting, untouched
+
+    def test_bad_data_is_refused_in_debug_too(self, tmp_path, node, market):
+        with publisher(make_config(tmp_path, debug=True), node, market) as pub:
+            with pytest.raises(InvalidInputError):
+                pub.enqueue([1])
+
+
+class StrictNode(FakeNode):
+    """Answers as a node does: transactions it refuses are a NodeRejectedError (HTTP 400)."""
+
+    def __init__(self, mwm=3, status=400, **kw):
+        super().__init__(mwm=mwm, **kw)
+        self.status = status
+        self.refused = 0
+
+    def store_and_broadcast(self, trytes):
+        from iota_publisher.errors import BundleError, NodeRejectedError
+
+        self.check("store_and_broadcast")
+        try:
+            validate_bundle(trytes, mwm=self.mwm)
+        except BundleError as exc:
+            self.refused += 1
+            raise NodeRejectedError(
+                f"storeTransactions failed: HTTP {self.status}: {exc}",
+                command="storeTransactions",
+                status=self.status,
+            ) from None
+        self.record(trytes)
+
+
+def validate_bundle(trytes, mwm):
+    from iota_publisher.trinary import validate_bundle as check
+
+    return check(trytes, mwm=mwm)
+
+
+class TestRefusals:
+    def _attached_then_outage(self, tmp_path, node, market, **cfg):
+        """A reading left at 'attached' by an outage of the node."""
+        node.fail("store_and_broadcast", NodeUnavailableError("down", command="storeTransactions"))
+        with publisher(make_config(tmp_path, **cfg), node, market) as pub:
+            with pytest.raises(NodeUnavailableError):
+                pub.publish({"n": 1}, time=1_550_000_000_000)
+            row = pub.store.head()
+            assert row.stage == "attached"
+            return row, pub.store.load_channel()
+
+    def test_node_mwm_went_up_the_same_message_is_attached_again(self, tmp_path, market):
+        node = StrictNode(mwm=1)
+        before, channel = self._attached_then_outage(tmp_path, node, market, mwm=1)
+        node.mwm = 3  # the node asks for more now; the config follows
+        with publisher(make_config(tmp_path, mwm=3), node, market) as pub:
+            [result] = pub.drain()
+            assert pub.store.load_channel() == channel  # never signed again
+            assert pub.store.stats()["parked"] == 0
+        assert node.refused == 1
+        assert (result.root, result.side_key) == (before.root, before.side_key)
+        assert result.tail != before.tail  # new tips and proof of work
+        parsed = fetch_message(node, before.root, before.side_key)
+        assert json.loads(trytes_to_ascii(parsed.message))["data"] == {"n": 1}
+        # the MAM message is byte for byte the prepared one
+        assert before.payload.startswith(node_payload_prefix(node, before.root))
+        assert len(market.registered) == 1
+
+    def test_refused_again_and_again_is_parked_and_later_readings_flow(self, tmp_path, market):
+        node = StrictNode(mwm=1)
+        before, _channel = self._attached_then_outage(tmp_path, node, market, mwm=1)
+        node.mwm = 5  # above the config's mwm 1: every re-attach is refused too
+        with publisher(make_config(tmp_path, mwm=1), node, market) as pub:
+            assert pub.drain() == []
+            [parked] = pub.store.parked()
+            assert parked.id == before.id and parked.parked_from == "attached"
+            assert "HTTP 400" in parked.last_error and "SECRET" not in parked.last_error
+            assert node.refused == 1 + 3  # the first refusal, then three re-attaches
+            assert pub.store.stats()["parked"] == 1 and pub.store.head() is None
+            node.mwm = 1
+            later = pub.publish({"n": 2})  # the parked reading does not hold the next up
+            assert later.id != before.id
+            pub.store.retry(before.id)
+            [again] = pub.drain()
+        assert again.root == before.root
+        assert len(market.registered) == 2
+
+    def test_publish_of_a_reading_parked_at_once_raises(self, tmp_path, market):
+        from iota_publisher.errors import ReadingParkedError
+
+        node = StrictNode(mwm=5)
+        with publisher(make_config(tmp_path, mwm=1), node, market) as pub:
+            with pytest.raises(ReadingParkedError, match="parked at stage attached") as info:
+                pub.publish({"n": 1})
+            assert info.value.stage == "attached"
+            assert pub.store.get(info.value.id).stage == "parked"
+
+    @pytest.mark.parametrize("status", [401, 403, 404])
+    def test_a_refusal_of_the_setup_is_not_parked(self, tmp_path, market, status):
+        from iota_publisher.errors import NodeRejectedError
+
+        node = StrictNode(mwm=5, status=status)
+        with publisher(make_config(tmp_path, mwm=1), node, market) as pub:
+            with pytest.raises(NodeRejectedError):
+                pub.publish({"n": 1})
+            row = pub.store.head()
+            assert row.stage == "attached" and row.attempts == 1
+        assert node.refused == 1
+
+    def test_new_data_refusing_the_packet_parks_it(self, tmp_path, node, market):
+        from iota_publisher.errors import MarketplaceRejectedError
+
+        market.fail(
+            "new_data",
+            MarketplaceRejectedError(
+                "marketplace newData failed: HTTP 400: bad packet", endpoint="newData", status=400
+            ),
+        )
+        with publisher(make_config(tmp_path), node, market) as pub:
+            pub.enqueue({"n": 1}, time=1)
+            pub.enqueue({"n": 2}, time=2)
+            [second] = pub.drain()
+            assert second.packet["data"] == {"n": 2}
+            [parked] = pub.store.parked()
+            assert parked.parked_from == "stored" and "HTTP 400" in parked.last_error
+            [back] = pub.store.retry()
+            assert back.stage == "stored"
+            [first] = pub.drain()
+        assert first.packet["data"] == {"n": 1}
+        assert node.store_calls == 2  # the parked reading was not sent to the node again
+        assert [r["packet"]["time"] for r in market.registered] == [2, 1]
+
+    def test_new_data_success_false_parks_it(self, tmp_path, node, market):
+        from iota_publisher.errors import MarketplaceRejectedError
+
+        market.fail(
+            "new_data",
+            MarketplaceRejectedError("the packet was not stored", endpoint="newData", status=200),
+        )
+        with publisher(make_config(tmp_path), node, market) as pub:
+            pub.enqueue({"n": 1})
+            assert pub.drain() == []
+            assert pub.store.stats()["parked"] == 1
+
+    def test_the_secret_key_is_never_kept_with_the_error(self, tmp_path, node, market):
+        from iota_publisher.errors import MarketplaceRejectedError
+
+        market.fail(
+            "new_data",
+            MarketplaceRejectedError("server echoed TOPSECRET", endpoint="newData", status=400),
+        )
+        with publisher(make_config(tmp_path, secretKey="TOPSECRET"), node, market) as pub:
+            market.secret_key = "TOPSECRET"
+            pub.enqueue({"n": 1})
+            pub.drain()
+            [parked] = pub.store.parked()
+        assert "TOPSECRET" not in parked.last_error and "***" in parked.last_error
+
+    def test_transient_errors_are_not_parked(self, tmp_path, node, market):
+        from iota_publisher.errors import MarketplaceUnavailableError
+
+        market.fail("new_data", MarketplaceUnavailableError("down", endpoint="newData"))
+        with publisher(make_config(tmp_path), node, market) as pub:
+            with pytest.raises(MarketplaceUnavailableError):
+                pub.publish({"n": 1})
+            assert pub.store.head().stage == "stored" and pub.store.parked() == []
+
+
+class TestTimeStamps:
+    def _stamps(self, node):
+        from iota_publisher.trinary import Transaction
+
+        txs = [Transaction.from_trytes(t) for t in node.transactions.values()]
+        return sorted((tx.attachment_timestamp, tx.timestamp) for tx in txs)
+
+    def test_a_backward_clock_jump_never_dates_back(self, tmp_path, node, market):
+        from iota_publisher.trinary import Transaction
+
+        clock = [1_700_000_000.0]
+        cfg = make_config(tmp_path)
+        with Publisher(cfg, node=node, marketplace=market, clock=lambda: clock[0]) as pub:
+            first = pub.publish({"n": 1})
+            clock[0] -= 1000  # the clock jumps back
+            second = pub.publish({"n": 2})
+            clock[0] += 2000  # and later runs ahead of the last stamp again
+            third = pub.publish({"n": 3})
+
+        def stamps(result):
+            txs = [Transaction.from_trytes(t) for t in node.transactions.values()]
+            return [
+                (tx.timestamp * 1000, tx.attachment_timestamp)
+                for tx in txs
+                if tx.address == result.address
+            ]
+
+        for earlier, later in ((first, second), (second, third)):
+            assert min(min(p) for p in stamps(later)) >= max(max(p) for p in stamps(earlier))
+        assert max(stamps(third))[1] == 1_700_001_000_000
+        assert len(market.registered) == 3
+
+    def test_a_clock_that_was_far_ahead_is_not_followed(self, tmp_path, node, market):
+        cfg = make_config(tmp_path)
+        ahead = [1_700_000_000.0 + 3 * 3600]
+        with Publisher(cfg, node=node, marketplace=market, clock=lambda: ahead[0]) as pub:
+            pub.publish({"n": 1})
+            assert pub.store.get_meta("stamp_ms") >= (1_700_000_000 + 3 * 3600) * 1000
+            ahead[0] = 1_700_000_000.0  # put right
+            result = pub.publish({"n": 2})
+        from iota_publisher.trinary import Transaction
+
+        txs = [
+            tx
+            for tx in (Transaction.from_trytes(t) for t in node.transactions.values())
+            if tx.address == result.address
+        ]
+        assert {(tx.timestamp, tx.attachment_timestamp) for tx in txs} == {
+            (1_700_000_000, 1_700_000_000_000)
+        }
+
+    def test_a_bundle_dated_far_ahead_is_rebuilt_around_the_same_message(self, tmp_path, market):
+        from iota_publisher.trinary import Transaction
+
+        node = StrictNode(mwm=3)
+        node.fail("get_transactions_to_approve", NodeUnavailableError("down", command="getTips"))
+        clock = [1_700_000_000.0 + 5 * 3600]  # five hours ahead when the message is made
+        cfg = make_config(tmp_path)
+        with Publisher(cfg, node=node, marketplace=market, clock=lambda: clock[0]) as pub:
+            with pytest.raises(NodeUnavailableError):
+                pub.publish({"n": 1})
+            prepared = pub.store.head()
+            assert Transaction.from_trytes(prepared.bundle[0]).timestamp == 1_700_018_000
+            channel = pub.store.load_channel()
+            clock[0] = 1_700_000_000.0
+            [result] = pub.drain()
+            assert pub.store.load_channel() == channel
+        assert result.root == prepared.root
+        txs = [
+            tx
+            for tx in (Transaction.from_trytes(t) for t in node.transactions.values())
+            if tx.address == prepared.address
+        ]
+        assert {tx.timestamp for tx in txs} == {1_700_000_000}
+        assert {tx.tag for tx in txs} == {Transaction.from_trytes(prepared.bundle[0]).tag}
+        assert prepared.payload.startswith(node_payload_prefix(node, prepared.root))
+
+    def test_clock_hours_ahead_at_attach_time_over_http(self, tmp_path):
+        """The sandbox node refuses transactions dated too far ahead; once the clock is
+        right, `retry` gets the same message re-attached, its bundle rebuilt."""
+        import time as time_module
+
+        from iota_publisher.errors import ReadingParkedError
+        from iota_publisher.testing import LoopbackServices
+        from iota_publisher.trinary import Transaction
+
+        offset = [3 * 3600.0]
+        with LoopbackServices(FakeNode(mwm=3), FakeMarketplace()) as services:
+            cfg = make_config(tmp_path, provider=services.node_url, endpoint=services.endpoint)
+            with Publisher(cfg, clock=lambda: time_module.time() + offset[0]) as pub:
+                with pytest.raises(ReadingParkedError) as info:
+                    pub.publish({"n": 1})
+                parked = pub.store.get(info.value.id)
+                assert parked.parked_from == "attached" and "future" in parked.last_error
+                channel = pub.store.load_channel()
+                offset[0] = 0.0  # the clock is put right
+                pub.store.retry()
+                [result] = pub.drain()
+                assert pub.store.load_channel() == channel
+            assert result.root == parked.root
+            assert services.node.store_calls == 1
+            [record] = services.marketplace.registered
+            assert record["packet"]["root"] == parked.root
+            txs = [
+                Transaction.from_trytes(t)
+                for t in services.node.transactions.values()
+                if Transaction.from_trytes(t).address == parked.address
+            ]
+            assert all(abs(tx.timestamp - time_module.time()) < 600 for tx in txs)
+            parsed = fetch_message(services.node, parked.root, parked.side_key)
+            assert json.loads(trytes_to_ascii(parsed.message))["data"] == {"n": 1}

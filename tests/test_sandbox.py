@@ -22,6 +22,7 @@ from iota_publisher.marketplace import MarketplaceClient
 from iota_publisher.node import NodeClient
 from iota_publisher.pow import attach_to_tangle
 from iota_publisher.sandbox import DEMO_DEVICE, Sandbox, SandboxError
+from iota_publisher.trinary import TRYTE_ALPHABET as TRYTES
 from iota_publisher.trinary import Transaction, build_bundle, transaction_hash
 from iota_publisher.trinary.bundle import trailing_zeros
 from iota_publisher.trinary.checksum import add_checksum
@@ -501,8 +502,9 @@ def test_stream_purchase_and_wallet(sandbox):
     device_id, sk = sandbox.create_demo_device()
     user, key = sandbox.user_id, sandbox.api_key
     with MarketplaceClient(sandbox.api_url) as market:
-        for t in range(45):
-            market.new_data(device_id, sk, root="R" * 81, sidekey="S" * 81, time=1000 + t)
+        for t in range(45):  # one root per packet (a root registered again is kept once)
+            root = "R" * 79 + TRYTES[t // 27] + TRYTES[t % 27]
+            market.new_data(device_id, sk, root=root, sidekey="S" * 81, time=1000 + t)
         with pytest.raises(MarketplaceRejectedError, match="not purchased"):
             market.stream(device_id, user, api_key=key)
         pricey = market.new_device(key, _device("pricey", price=5_000_000))
@@ -544,6 +546,32 @@ def test_stream_purchase_and_wallet(sandbox):
     assert status == 405
     answer = requests.get(f"{sandbox.api_url}/stream", params={"deviceId": device_id}, timeout=30)
     assert answer.status_code == 400
+
+
+def test_new_data_keeps_a_root_once(sandbox):
+    """A publisher whose newData answer was lost sends the packet again: success, one entry."""
+    device_id, sk = sandbox.create_demo_device()
+    user, key = sandbox.user_id, sandbox.api_key
+    with MarketplaceClient(sandbox.api_url) as market:
+        market.new_data(device_id, sk, root="A" * 81, sidekey="S" * 81, time=1)
+        market.new_data(device_id, sk, root="B" * 81, sidekey="S" * 81, time=2)
+        market.new_data(device_id, sk, root="A" * 81, sidekey="S" * 81, time=1)  # again
+        status, answer = call(
+            sandbox.endpoint,
+            {
+                "id": device_id,
+                "sk": sk,
+                "packet": {"root": "B" * 81, "sidekey": "S" * 81, "time": 2},
+            },
+        )
+        assert (status, answer) == (200, {"success": True})
+        market.purchase_stream(user, device_id, api_key=key)
+        stream = market.stream(device_id, user, api_key=key)
+        assert [(p.time, p.root) for p in stream] == [(2, "B" * 81), (1, "A" * 81)]
+        other_sk = market.new_device(key, _device("other"))  # the same root, another device
+        market.new_data("other", other_sk, root="A" * 81, sidekey="S" * 81, time=1)
+        market.purchase_stream(user, "other", api_key=key)
+        assert [p.root for p in market.stream("other", user, api_key=key)] == ["A" * 81]
 
 
 def test_a_users_data_needs_their_api_key(sandbox):

@@ -92,3 +92,59 @@ def test_many_threads_enqueue_concurrently(tmp_path):
             thread.join(timeout=60)
         assert len(ids) == len(set(ids)) == 400
         assert store.stats()[Stage.QUEUED.value] == 400
+
+
+def test_a_publisher_collects_in_one_thread_and_sends_in_another(tmp_path):
+    from iota_publisher.config import Config
+    from iota_publisher.publisher import Publisher
+    from iota_publisher.testing import FakeMarketplace, FakeNode
+
+    config = Config.from_mapping(
+        {
+            "sensorId": "sensor-1",
+            "secretKey": "SECRET",
+            "debug": False,
+            "mwm": 1,
+            "security": 1,
+            "provider": "http://127.0.0.1:9",
+            "endpoint": "http://127.0.0.1:9/newData",
+            "stateDir": str(tmp_path / "state"),
+        }
+    )
+    node, market = FakeNode(mwm=1), FakeMarketplace()
+    readings = 30
+    errors: list[BaseException] = []
+    done = threading.Event()
+    start = threading.Barrier(2)
+    with Publisher(config, node=node, marketplace=market) as pub:  # the store opens lazily
+
+        def collector() -> None:
+            try:
+                start.wait()
+                for i in range(readings):
+                    pub.enqueue({"n": i}, time=1_000 + i)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                done.set()
+
+        def sender() -> None:
+            try:
+                start.wait()
+                while True:
+                    finished = done.is_set()
+                    if not pub.drain() and finished:
+                        return
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=collector), threading.Thread(target=sender)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        assert errors == []
+        assert pub.store.stats()["registered"] == readings
+    times = [r["packet"]["time"] for r in market.registered]
+    assert times == [1_000 + i for i in range(readings)]  # each once, in order

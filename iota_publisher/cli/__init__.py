@@ -2,7 +2,8 @@
 
 One module per command group: ``_run`` (run, check, read), ``_publish``
 (publish, fetch), ``_template`` (init, template), ``_bench`` (bench),
-``_sandbox`` (sandbox); ``_common`` holds what they share.
+``_sandbox`` (sandbox), ``_status`` (status, retry, drop); ``_common`` holds
+what they share.
 
 ``-v`` (more log output) and ``-q`` (less) go before or after the command
 name: ``iota-publish -v run`` and ``iota-publish run -v`` are the same.
@@ -25,6 +26,7 @@ from ._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, CliError, verbosity_opt
 from ._publish import fetch, publish
 from ._run import check, read, run
 from ._sandbox import sandbox
+from ._status import drop, retry, status
 from ._template import init, template
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "CliError", "main"]
@@ -54,5 +56,8 @@ def main() -> None:
 
 main.params.extend(verbosity_options())
 for _command in (run, check, read, publish, fetch, bench, template, init, sandbox):
+    _command.params.extend(verbosity_options())
+    main.add_command(_command)
+for _command in (status, retry, drop):  # the outbox: look in, act on parked readings
     _command.params.extend(verbosity_options())
     main.add_command(_command)

@@ -6,7 +6,9 @@ give them):
 =====================  ======  ===================================================
 ``/newData``           POST    ``{id, sk, packet: {root, sidekey, time}}`` -> ``{success: true}``;
                                400 ``Ensure all fields are included``; 403 unknown device or
-                               wrong key
+                               wrong key. A root already registered for the device is
+                               answered success and not stored again (a resent packet
+                               whose answer was lost)
 ``/newDevice``         POST    ``{apiKey, id, device}`` -> ``{success: true, sk}`` (5 devices
                                per user; the device is checked with ``validate_device``)
 ``/devices``           GET     every device (no secret keys), or ``?userId=&apiKey=``: that
@@ -123,6 +125,7 @@ CREATE TABLE IF NOT EXISTS packets (
     sidekey   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS packets_device_time ON packets(device_id, time DESC, seq DESC);
+CREATE INDEX IF NOT EXISTS packets_device_root ON packets(device_id, root);
 CREATE TABLE IF NOT EXISTS purchases (
     user_id   TEXT NOT NULL,
     device_id TEXT NOT NULL,
@@ -460,11 +463,22 @@ class SandboxMarket:
                 raise MarketError(f"Device {device_id!r} does not exist")
             if not hmac.compare_digest(row["sk"].encode(), sk.encode()):
                 raise MarketError("The secret key is incorrect")
-            conn.execute(
-                "INSERT INTO packets (device_id, time, root, sidekey) VALUES (?, ?, ?, ?)",
-                (device_id, t, root, sidekey),
+            known = conn.execute(
+                "SELECT 1 FROM packets WHERE device_id = ? AND root = ? LIMIT 1",
+                (device_id, root),
+            ).fetchone()
+            if known is None:
+                conn.execute(
+                    "INSERT INTO packets (device_id, time, root, sidekey) VALUES (?, ?, ?, ?)",
+                    (device_id, t, root, sidekey),
+                )
+        if known is not None:
+            # a publisher whose answer got lost sends it again: success, and kept once
+            log.info(
+                "newData from %r: root of the packet of %d is registered already", device_id, t
             )
-        log.info("newData from %r: packet of %d", device_id, t)
+        else:
+            log.info("newData from %r: packet of %d", device_id, t)
         return {"success": True}
 
     def _new_device(self, request: Request) -> dict[str, Any]:
