@@ -678,6 +678,7 @@ class Agent:
             self._busy("sender")
             started = self._monotonic()
             try:
+                head = publisher.store.head()
                 results = publisher.drain(limit=1)
             except (ConfigError, InvalidSecretKeyError):
                 raise
@@ -719,12 +720,24 @@ class Agent:
                 for result in results:
                     self._published(result, self._monotonic() - started)
                 continue
-            # nothing (more) to send
             self._count_waiting(publisher)
-            if self._collected.is_set():
+            if head is not None:  # that reading was refused for good and parked: go on
+                self._parked_one(publisher, head.id)
+                continue
+            if self._collected.is_set():  # nothing more to send
                 return
             self._idle("sender")
             self._wait(self._work, 60.0)
+
+    def _parked_one(self, publisher: Any, row_id: int) -> None:
+        try:
+            row = publisher.store.get(row_id)
+        except Exception as exc:  # noqa: BLE001 - only for the summary
+            log.debug("reading %d unavailable: %s", row_id, exc)
+            return
+        if row is not None and row.stage is _PARKED:
+            why = self._text(Exception(row.last_error or "refused"))
+            self.last_error = f"reading {row_id} parked: {why}"
 
     def _until_deadline(self, seconds: float) -> float:
         if self._collected.is_set() and self._final_deadline is not None:

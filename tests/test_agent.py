@@ -18,7 +18,11 @@ import pytest
 from iota_publisher.drivers import Reading
 
 from iota_publisher.agent import Agent, SystemdNotifier
-from iota_publisher.errors import NodeRejectedError, NodeUnavailableError
+from iota_publisher.errors import (
+    MarketplaceRejectedError,
+    NodeRejectedError,
+    NodeUnavailableError,
+)
 from iota_publisher.fetch import fetch_message
 from iota_publisher.publisher import Publisher
 from iota_publisher.testing import FakeMarketplace, FakeNode
@@ -405,14 +409,26 @@ def test_outage_logs_one_warning_when_it_starts_and_one_when_it_ends(tmp_path, c
     )
 
 
-def test_a_permanent_refusal_does_not_stop_the_daemon(tmp_path, caplog):
+def test_a_permanent_error_does_not_stop_the_daemon(tmp_path, caplog):
     node = FakeNode(mwm=3)
-    node.fail("store_and_broadcast", NodeRejectedError("refused"))
+    node.fail("get_transactions_to_approve", NodeRejectedError("no tips for you"))
     a, b = CountingDriver([20.0]), CountingDriver([5])
     agent, node, market, _clock = make_agent(tmp_path, [a, b], node=node)
     assert agent.run(count=2) == 0
-    assert "a reading was refused: refused" in caplog.text
+    assert "a reading was refused: no tips for you" in caplog.text
     assert len(market.registered) == 2
+
+
+def test_a_parked_reading_lets_the_others_through_and_fails_the_run(tmp_path, capsys):
+    market = FakeMarketplace()
+    market.fail("new_data", MarketplaceRejectedError("bad packet", status=400))
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, _node, market, _clock = make_agent(tmp_path, [a, b], market=market)
+    assert agent.run(count=3) == 1  # one reading of this run stays unsent
+    assert len(market.registered) == 2
+    assert agent.summary.parked == 1 and agent.summary.waiting == 0
+    assert "reading 1 parked: bad packet" in agent.summary.last_error
+    assert "1 parked; last error: reading 1 parked" in capsys.readouterr().err
 
 
 def test_a_wedged_send_is_abandoned_on_stop_and_nothing_is_lost(tmp_path):
