@@ -44,7 +44,8 @@ Exit status of ``run``:
 At exit one summary line goes to stderr: readings read, published, waiting,
 and the last error. With ``--once``/``--count N`` (windows, not packets) the
 readings taken are then sent for as long as the sends make progress (giving
-up after ``max(interval, timeout)`` seconds without any).
+up after ``max(interval, timeout, 10 s)`` seconds without any, more when
+the interval is long: twice the sender's longest backoff).
 
 Under systemd (``Type=notify``) it reports READY, STATUS lines and watchdog
 pings through ``$NOTIFY_SOCKET``; the watchdog is pinged while both threads
@@ -515,7 +516,11 @@ class Agent:
         self._work.set()
 
     def _patience(self) -> float:
-        return max(self.config.interval, self.config.timeout)
+        """How long the end of ``--once``/``--count`` waits for a send to succeed."""
+        return max(self.config.interval, self.config.timeout, 2 * self._backoff_cap())
+
+    def _backoff_cap(self) -> float:
+        return min(_MAX_BACKOFF, max(_MIN_BACKOFF_CAP, self.config.interval))
 
     def _window(self, sensors: list[_Sensor], due: list[_Sensor], now: float) -> None:
         """One window: read the due sensors, map, put one packet in the outbox."""
@@ -669,7 +674,7 @@ class Agent:
         publisher = self._publisher
         backoff = 0.0
         outage: tuple[float, str] | None = None  # (since, what failed)
-        cap = min(_MAX_BACKOFF, max(_MIN_BACKOFF_CAP, self.config.interval))
+        cap = self._backoff_cap()
         while not self._halt.is_set():
             if self._until_deadline(1.0) <= 0:
                 log.info("giving up sending for this run; readings wait in the outbox")
@@ -688,21 +693,21 @@ class Agent:
                 message = self._text(exc)
                 self.last_error = message
                 self._count_waiting(publisher)
-                if isinstance(exc, TransientError):
-                    if outage is None:
-                        outage = (started, message)
-                        log.warning(
-                            "sending failed (%s); readings wait in the outbox (%d waiting) "
-                            "and are retried with backoff",
-                            message,
-                            self._waiting,
-                        )
-                    else:
-                        log.debug("sending still fails: %s", message)
-                elif isinstance(exc, PublisherError):
-                    log.error("a reading was refused: %s", message)
+                transient = isinstance(exc, TransientError)
+                if outage is None or (not transient and message != outage[1]):
+                    # one line when sending starts failing (and when a lasting error
+                    # changes), not one per retry
+                    outage = (outage[0] if outage else started, message)
+                    log.log(
+                        logging.WARNING if transient else logging.ERROR,
+                        "sending failed (%s); readings wait in the outbox (%d waiting) "
+                        "and are retried with backoff",
+                        message,
+                        self._waiting,
+                        exc_info=exc if not isinstance(exc, PublisherError) else None,
+                    )
                 else:
-                    log.error("sending failed unexpectedly: %s", message, exc_info=exc)
+                    log.debug("sending still fails: %s", message)
                 backoff = min(cap, max(1.0, backoff * 2))
                 self._idle("sender")
                 self._wait(self._halt, self._until_deadline(backoff))
