@@ -214,3 +214,42 @@ def test_drop_a_waiting_reading_needs_the_publisher_stopped(state):
     assert result.exit_code == 1 and f"no reading {waiting}" in result.output
     status = _run("status", "--config", state["config"])
     assert "no publisher running" in status.output
+
+
+def test_status_and_retry_beside_another_process(tmp_path):
+    import subprocess
+    import sys
+
+    config = _config(tmp_path)
+    script = (
+        "import sys\n"
+        "from iota_publisher.store import Stage, Store\n"
+        "store = Store(sys.argv[1])\n"
+        "a = store.enqueue(1000, '{}')\n"
+        "store.enqueue(2000, '{}')\n"
+        "store.park(a, Stage.QUEUED, 'refused')\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "print(store.head().id, store.stats()['parked'], flush=True)\n"
+        "store.close()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "state")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "ready\n"
+        info = json.loads(_run("status", "--config", config, "--json").output)
+        assert info["running"] is True
+        assert (info["waiting"], info["outbox"]["parked"]) == (1, 1)
+        result = _run("retry", "--config", config, "--all")
+        assert result.exit_code == 0 and "back at stage queued" in result.output
+        out, _ = child.communicate("go\n", timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert out.split() == ["1", "0"]  # the holder sees the reading back, first in line
+    assert child.returncode == 0
