@@ -503,3 +503,79 @@ def test_watchdog_pings_while_a_backlog_drains(tmp_path, monkeypatch):
     assert agent.published == 31
     gaps = [b - a for a, b in itertools.pairwise(pings)]
     assert len(pings) >= 5 and max(gaps) < 1.0
+
+
+# -- visible by default ------------------------------------------------------------------
+
+
+def test_run_logs_at_info_with_timestamps_unless_journald_listens(tmp_path, monkeypatch):
+    from iota_publisher.cli._common import setup_logging, under_journald
+
+    root = logging.getLogger("iota_publisher")
+    saved = root.handlers[:], root.level
+    try:
+        monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+        setup_logging(0, daemon=True)
+        assert root.level == logging.INFO
+        record = logging.LogRecord("iota_publisher.agent", logging.INFO, "", 0, "hi", (), None)
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", root.handlers[0].format(record))
+        setup_logging(-1, daemon=True)
+        assert root.level == logging.WARNING
+        setup_logging(0)
+        assert root.level == logging.WARNING  # other commands stay quiet
+
+        with open(tmp_path / "journal", "w") as stream:
+            st = os.fstat(stream.fileno())
+            monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+            assert under_journald(stream)
+            monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino + 1}")
+            assert not under_journald(stream)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+
+
+def test_run_shows_retries_once_per_outage_not_once_per_retry(monkeypatch):
+    from iota_publisher.cli._common import setup_logging
+
+    root = logging.getLogger("iota_publisher")
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging(0, daemon=True)
+        handler = root.handlers[0]
+        retry = logging.LogRecord(
+            "iota_publisher._http",
+            logging.WARNING,
+            "",
+            0,
+            "%s failed (%s); retry %d of %d in %.1f s",
+            ("x", "y", 1, 3, 0.5),
+            None,
+        )
+        assert not handler.filter(retry)
+        other = logging.LogRecord("iota_publisher._http", logging.WARNING, "", 0, "other", (), None)
+        assert handler.filter(other)
+        setup_logging(1, daemon=True)  # -v shows them, at debug
+        assert root.handlers[0].filter(retry) and retry.levelname == "DEBUG"
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+
+
+def test_no_secret_reaches_the_log_or_the_summary(tmp_path, caplog, capsys):
+    node = FakeNode(mwm=3)
+    node.fail("get_transactions_to_approve", NodeUnavailableError("down: SECRETKEY99 PASSWORD1"))
+    a, b = CountingDriver([20.0]), CountingDriver([5])
+    agent, *_ = make_agent(
+        tmp_path,
+        [a, b],
+        node=node,
+        secretKey="SECRETKEY99",
+        provider="http://user:PASSWORD1@127.0.0.1:1/?key=QUERYKEY1",
+    )
+    with caplog.at_level(logging.DEBUG, logger="iota_publisher"):
+        agent.run(once=True)
+    text = caplog.text + capsys.readouterr().err
+    assert "publishing as sensor-1 through http://user:***@127.0.0.1:1/?key=***" in text
+    for secret in ("SECRETKEY99", "PASSWORD1", "QUERYKEY1"):
+        assert secret not in text

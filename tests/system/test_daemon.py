@@ -199,3 +199,23 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
         values = rig.check_stream(rig.registered(), allow_gaps=kills)
         assert values[-1] == rig.reads()
         assert len(values) >= rig.reads() - kills
+
+
+def test_ctrl_c_stops_and_a_second_ctrl_c_exits_at_once(tmp_path):
+    with Rig(tmp_path, timeout=30.0) as rig:
+        rig.node_proxy.fault("hang")
+        proc = rig.start()
+        rig.wait_for(lambda: rig.reads() >= 1, what="a reading")
+        time.sleep(0.5)
+        code, seconds = rig.stop(proc, signal.SIGINT)
+        assert code == 0 and seconds < STOP_LIMIT, (code, seconds)
+
+        proc = rig.start()
+        rig.wait_for(lambda: "publishing as" in rig.stderr(proc), what="the start")
+        time.sleep(0.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 128 + signal.SIGINT
+        assert time.monotonic() - started < 1.0
