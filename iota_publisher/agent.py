@@ -71,7 +71,13 @@ from typing import Any, TextIO
 from ._exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from ._http import redact_url, scrub, secrets_in
 from .config import Config, SensorConfig, load_config
-from .errors import ConfigError, InvalidSecretKeyError, PublisherError, TransientError
+from .errors import (
+    ConfigError,
+    InvalidInputError,
+    InvalidSecretKeyError,
+    PublisherError,
+    TransientError,
+)
 from .store import Stage
 
 __all__ = ["Agent", "Summary", "SystemdNotifier"]
@@ -490,7 +496,9 @@ class Agent:
     def _collect_loop(self, sensors: list[_Sensor], limit: int | None) -> None:
         start = self._clock()
         for sensor in sensors:
-            sensor.next_due = sensor.scheduled_at = start  # the first reading at once
+            # the first reading at once; after a reload, on the grid
+            first = start if self.windows == 0 else _grid_after(start, sensor.config.interval)
+            sensor.next_due, sensor.scheduled_at = first, start
         while not self._halt.is_set():
             if limit is not None and self.windows >= limit:
                 break
@@ -511,6 +519,8 @@ class Agent:
                 continue
             self._busy("collector")
             self._window(sensors, due, now)
+        else:
+            return  # halted (a stop or a reload): collection is not over
         self._final_deadline = self._monotonic() + self._patience()
         self._collected.set()
         self._work.set()
@@ -625,6 +635,12 @@ class Agent:
                 row_id = publisher.enqueue(data, time=time_ms)
             except (ConfigError, InvalidSecretKeyError):
                 raise
+            except InvalidInputError as exc:  # this packet can never be stored
+                self._unsaved.popleft()
+                self.read -= 1
+                self.last_error = self._text(exc)
+                log.error("reading left out: %s", self.last_error)
+                continue
             except PublisherError as exc:
                 message = self._text(exc)
                 self.last_error = message

@@ -579,3 +579,24 @@ def test_no_secret_reaches_the_log_or_the_summary(tmp_path, caplog, capsys):
     assert "publishing as sensor-1 through http://user:***@127.0.0.1:1/?key=***" in text
     for secret in ("SECRETKEY99", "PASSWORD1", "QUERYKEY1"):
         assert secret not in text
+
+
+def test_a_reload_keeps_the_grid_and_the_sender_going(tmp_path, caplog):
+    agent_box = []
+
+    class Reloading(CountingDriver):
+        def read(self):
+            if self.calls == 1:  # during the second window: SIGHUP
+                agent_box[0].reload()
+            return super().read()
+
+    drivers = [Reloading([20.0]), CountingDriver([5]), CountingDriver([21.0]), CountingDriver([6])]
+    agent, _node, market, clock = make_agent(tmp_path, drivers)
+    agent_box.append(agent)
+    start = clock.now
+    with caplog.at_level(logging.INFO, logger="iota_publisher"):
+        assert agent.run(count=4) == 0
+    assert "config reloaded" in caplog.text
+    times = [r["packet"]["time"] / 1000 for r in market.registered]
+    assert len(times) == 4 and times[0] == start
+    assert all(t % 10 == 0 for t in times) and len(set(times)) == 4
