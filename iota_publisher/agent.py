@@ -456,6 +456,7 @@ class Agent:
         self._halt.set()
         self._work.set()
         self._main.set()
+        self._interrupt(self._publisher)  # a send waiting to retry need not finish
 
     def _text(self, exc: BaseException) -> str:
         """An error for logs and the summary: its words, no secret of this config."""

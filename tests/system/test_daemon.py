@@ -26,11 +26,13 @@ STOP_LIMIT = 2.0
 
 
 def on_grid(packets, interval_ms):
-    """Every reading after the first was taken on the wall-clock grid, no window missed."""
+    """Every reading after the first was taken on the wall-clock grid, window after
+    window (one window may be missed when a loaded machine starts the sensor's
+    program more than an interval late; a stalled grid misses many)."""
     times = [p.time for p in packets]
     assert all(t % interval_ms == 0 for t in times[1:]), times
     gaps = [b - a for a, b in itertools.pairwise(times[1:])]
-    assert all(g == interval_ms for g in gaps), times
+    assert sum(g // interval_ms - 1 for g in gaps) <= 1, times
 
 
 def test_node_down_for_a_while_then_back(tmp_path):
