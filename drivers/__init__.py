@@ -10,13 +10,17 @@ sensor, a BLE device, a web API, a file, a program). Look drivers up by name::
 Third-party packages add drivers through the entry-point group
 ``iota_publisher.drivers`` (name = "module:Class"); a built-in name wins.
 Hardware libraries are imported only by the driver that needs them.
+
+Every driver declares its options (:class:`Option`) and readings
+(:class:`ReadingSpec`); ``iota-publish check`` validates configs against them.
+A plug-in should declare them too (``OPTIONS``, ``READINGS``); one that does
+not is not checked.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import ConfigError
@@ -24,19 +28,26 @@ from ._base import (
     Driver,
     DriverContext,
     DriverError,
+    Option,
     Reading,
     Readings,
+    ReadingSet,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
     SensorWarmingUpError,
     SourceExhausted,
+    did_you_mean,
 )
 
 __all__ = [
     "Driver",
     "DriverContext",
     "DriverError",
+    "Option",
     "Reading",
+    "ReadingSet",
+    "ReadingSpec",
     "Readings",
     "SensorDataError",
     "SensorUnavailableError",
@@ -44,6 +55,7 @@ __all__ = [
     "SourceExhausted",
     "available",
     "create_driver",
+    "did_you_mean",
     "driver_class",
 ]
 
@@ -64,6 +76,14 @@ BUILTIN: dict[str, str] = {
     "http": "http:HttpSource",
     "command": "command:CommandSource",
 }
+
+
+def entry_points(group: str) -> Any:
+    """The installed entry points of ``group``; importlib.metadata is slow to import
+    (on a Pi), so it is imported when plug-ins are first looked up."""
+    from importlib import metadata
+
+    return metadata.entry_points(group=group)
 
 
 def _plugins() -> dict[str, Any]:

@@ -187,6 +187,11 @@ async def connect_with_retries(
     hint = ""
     if isinstance(last, OSError):  # e.g. no D-Bus socket: BlueZ is not running
         hint = " (is Bluetooth on and the bluetooth service running?)"
+    elif "adapter" in str(last).lower():  # bleak: no (such) adapter
+        hint = (
+            " (no Bluetooth adapter: check `bluetoothctl list`, `rfkill unblock bluetooth`, "
+            "and the 'adapter' option)"
+        )
     raise SensorUnavailableError(
         f"{driver}: could not connect to {target} after {attempts} tries: {last}{hint}",
         driver=driver,

@@ -56,9 +56,10 @@ ENABLE_HINT = (
 def open_bus(bus: int | str = 1) -> Any:
     """Open I2C bus ``bus`` (a number, or a path such as ``"/dev/i2c-1"``) with smbus2.
 
-    Raises :class:`ConfigError` (``field="bus"``) when smbus2 is not installed,
-    the bus device does not exist or may not be opened (permanent until the
-    user acts), and :class:`SensorUnavailableError` for other OS errors.
+    Raises :class:`ConfigError` (``field="bus"``) when smbus2 is not installed
+    or the path is not an I2C bus device, and :class:`SensorUnavailableError`
+    when the bus is absent (I2C not enabled yet), may not be opened, or fails
+    otherwise: absent hardware is a failing sensor, retried, never fatal.
     """
     if isinstance(bus, bool) or not isinstance(bus, (int, str)):
         raise ConfigError(f"an I2C bus is a number or a device path, not {bus!r}", field="bus")
@@ -72,12 +73,14 @@ def open_bus(bus: int | str = 1) -> Any:
     try:
         return smbus2.SMBus(bus)
     except FileNotFoundError as exc:
-        raise ConfigError(f"I2C bus {path} does not exist: {ENABLE_HINT}", field="bus") from exc
+        raise SensorUnavailableError(
+            f"I2C bus {path} does not exist: {ENABLE_HINT}", driver=None
+        ) from exc
     except PermissionError as exc:
-        raise ConfigError(
+        raise SensorUnavailableError(
             f"no permission to open I2C bus {path}: add the user to the 'i2c' group "
             "(sudo adduser $USER i2c) and log in again",
-            field="bus",
+            driver=None,
         ) from exc
     except OSError as exc:
         if exc.errno == errno.ENOTTY:

@@ -41,7 +41,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import ConfigError, InvalidInputError
-from ._base import Driver, DriverError, Readings, SensorDataError, check_value
+from ._base import (
+    Driver,
+    DriverError,
+    Option,
+    Readings,
+    ReadingSet,
+    ReadingSpec,
+    SensorDataError,
+    check_value,
+)
 
 __all__ = [
     "JsonSource",
@@ -244,8 +253,31 @@ def path_option(driver: str, key: str, value: Any) -> tuple[PathPart, ...] | Non
         raise ConfigError(f"driver {driver!r}: option {key!r}: {exc}", field=key) from None
 
 
+#: the options every JSON-reading source takes
+JSON_OPTIONS = (
+    Option("time_key", str, None, "path to the record's time (its reading time)"),
+    Option("units", Mapping, None, "reading name -> unit, for unit conversion"),
+)
+
+
 class JsonSource(Driver):
-    """What the JSON-reading sources share: flattening, ``time_key``, ``units``."""
+    """What the JSON-reading sources share: flattening, ``time_key``, ``units``.
+
+    Their reading names are the source's (``OPEN_READINGS``); the ones named
+    in ``units`` are known in advance, with their unit.
+    """
+
+    OPEN_READINGS = True
+
+    @classmethod
+    def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:
+        units = options.get("units")
+        specs = ()
+        if isinstance(units, Mapping):
+            specs = tuple(
+                ReadingSpec(str(k), v if isinstance(v, str) else None) for k, v in units.items()
+            )
+        return ReadingSet(specs, open=True)
 
     def __init__(self, time_key: Any, units: Any) -> None:
         self._time_parts = path_option(self.name, "time_key", time_key)

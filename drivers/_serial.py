@@ -35,10 +35,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 from ..errors import ConfigError, InvalidInputError
 from ._base import (
     Driver,
+    Option,
     SensorDataError,
     SensorUnavailableError,
     SensorWarmingUpError,
-    check_option,
 )
 
 __all__ = [
@@ -64,6 +64,17 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- port layer
+
+
+def port_options(default_timeout: float, *, warmup: bool = False) -> tuple[Option, ...]:
+    """The option declarations every UART driver shares."""
+    options = [
+        Option("port", str, DEFAULT_DEVICE, "serial device (the Pi's UART, or /dev/ttyUSB0)"),
+        Option("timeout", float, default_timeout, "seconds to wait for a frame", positive=True),
+    ]
+    if warmup:
+        options.append(Option("warmup", float, 0, "seconds after start before values count", low=0))
+    return tuple(options)
 
 
 def open_port(device: str = DEFAULT_DEVICE, baudrate: int = 9600, timeout: float = 2.0) -> Any:
@@ -273,19 +284,9 @@ class SerialDriver(Driver):
                 f"{DEFAULT_DEVICE!r} or a serial port object, not {port!r}",
                 field="port",
             )
-        options = {"timeout": timeout, "warmup": warmup}
-        timeout = check_option(self.name, options, "timeout", (int, float))
-        if timeout is None:
-            timeout = self.default_timeout
-        if not timeout > 0:
-            raise ConfigError(
-                f"driver {self.name!r}: option 'timeout' must be > 0 seconds", field="timeout"
-            )
-        warmup = check_option(self.name, options, "warmup", (int, float)) or 0
-        if not warmup >= 0:
-            raise ConfigError(
-                f"driver {self.name!r}: option 'warmup' must be >= 0 seconds", field="warmup"
-            )
+        declared = {o.name: o for o in port_options(self.default_timeout, warmup=True)}
+        timeout = declared["timeout"].check(self.name, timeout)
+        warmup = declared["warmup"].check(self.name, warmup)
         self.timeout = float(timeout)
         self.warmup = float(warmup)
         self._clock = clock or time.monotonic

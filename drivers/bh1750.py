@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ..errors import ConfigError, InvalidInputError
+from ..errors import InvalidInputError
 from . import _i2c
-from ._base import Driver, Readings, SensorUnavailableError
+from ._base import Driver, Option, Readings, ReadingSpec, SensorUnavailableError
 
 __all__ = ["ADDRESSES", "BH1750", "MODES", "Mode", "raw_to_lux"]
 
@@ -84,6 +84,18 @@ class BH1750(Driver):
     """
 
     name = "bh1750"
+    OPTIONS = (
+        Option("address", (int, str), 0x23, "I2C address: 0x23 (ADDR low) or 0x5C (ADDR high)"),
+        Option(
+            "mode",
+            str,
+            "high",
+            "measurement mode (resolution, one-time or continuous)",
+            choices=tuple(MODES),
+        ),
+        Option("bus", (int, str), 1, "I2C bus number (1 is /dev/i2c-1) or device path"),
+    )
+    READINGS = (ReadingSpec("illuminance", "lx"),)
 
     def __init__(
         self,
@@ -94,13 +106,8 @@ class BH1750(Driver):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.address = _i2c.check_address(self.name, address, ADDRESSES)
-        if mode not in MODES:
-            raise ConfigError(
-                f"driver 'bh1750': option 'mode' must be one of {', '.join(MODES)}, not {mode!r}",
-                field="mode",
-            )
-        self.mode = mode
-        self._mode = MODES[mode]
+        self.mode = self.option("mode").check(self.name, mode)
+        self._mode = MODES[self.mode]
         self._sleep = sleep
         self._bus = _i2c.BusRef(bus, driver=self.name, needs=("write_byte", "i2c_rdwr"))
         self._running = False  # a continuous measurement was started

@@ -25,9 +25,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..errors import ConfigError
 from . import _i2c
-from ._base import Driver, Readings, SensorDataError, SensorUnavailableError
+from ._base import (
+    Driver,
+    Option,
+    Readings,
+    ReadingSpec,
+    SensorDataError,
+    SensorUnavailableError,
+)
 
 __all__ = [
     "ADDRESSES",
@@ -279,6 +285,24 @@ class BME280(Driver):
     """
 
     name = "bme280"
+    OPTIONS = (
+        Option("address", (int, str), 0x76, "I2C address: 0x76 (SDO to GND) or 0x77 (SDO to VCC)"),
+        Option("bus", (int, str), 1, "I2C bus number (1 is /dev/i2c-1) or device path"),
+        Option("oversampling", int, 1, "samples per value", choices=(1, 2, 4, 8, 16)),
+        Option(
+            "mode",
+            str,
+            "forced",
+            "measure on each read, or continuously",
+            choices=("forced", "normal"),
+        ),
+        Option("status_timeout", float, 0.1, "seconds to wait beyond the datasheet time", low=0),
+    )
+    READINGS = (
+        ReadingSpec("temperature", "C"),
+        ReadingSpec("pressure", "hPa", "at the station, not sea-level adjusted"),
+        ReadingSpec("humidity", "%"),
+    )
 
     #: pause between polls of the status register
     POLL_INTERVAL = 0.002
@@ -294,26 +318,9 @@ class BME280(Driver):
         status_timeout: float = 0.1,
     ) -> None:
         self.address = _i2c.check_address(self.name, address, ADDRESSES)
-        if isinstance(oversampling, bool) or oversampling not in OVERSAMPLING:
-            raise ConfigError(
-                f"driver 'bme280': option 'oversampling' must be 1, 2, 4, 8 or 16, "
-                f"not {oversampling!r}",
-                field="oversampling",
-            )
-        if mode not in MODES:
-            raise ConfigError(
-                f"driver 'bme280': option 'mode' must be 'forced' or 'normal', not {mode!r}",
-                field="mode",
-            )
-        if (
-            isinstance(status_timeout, bool)
-            or not isinstance(status_timeout, (int, float))
-            or status_timeout < 0
-        ):
-            raise ConfigError(
-                "driver 'bme280': option 'status_timeout' must be a number >= 0",
-                field="status_timeout",
-            )
+        oversampling = self.option("oversampling").check(self.name, oversampling)
+        mode = self.option("mode").check(self.name, mode)
+        status_timeout = self.option("status_timeout").check(self.name, status_timeout)
         self.oversampling = oversampling
         self.mode = mode
         self._sleep = sleep

@@ -19,14 +19,14 @@ from typing import ClassVar
 
 from ..errors import ConfigError
 from ._base import (
+    Option,
     Readings,
     SensorDataError,
     SensorUnavailableError,
-    check_positive,
     check_value,
     clip_text,
 )
-from ._json import JsonSource, str_mapping
+from ._json import JSON_OPTIONS, JsonSource, str_mapping
 
 __all__ = ["CommandSource"]
 
@@ -58,6 +58,12 @@ class CommandSource(JsonSource):
     """
 
     name: ClassVar[str] = "command"
+    OPTIONS = (
+        Option("command", (str, list), None, "the program and its arguments", required=True),
+        Option("timeout", float, 10.0, "seconds the program may run", positive=True),
+        Option("env", Mapping, None, "extra environment variables", secret=True),
+        *JSON_OPTIONS,
+    )
 
     def __init__(
         self,
@@ -84,7 +90,7 @@ class CommandSource(JsonSource):
                 "driver 'command': option 'command' must be a non-empty string or list of strings",
                 field="command",
             )
-        self.timeout = check_positive(self.name, "timeout", timeout, 10.0)
+        self.timeout = float(self.option("timeout").check(self.name, timeout))
         extra = str_mapping(self.name, "env", env)
         self._env = {**os.environ, **extra} if extra else None
         search = (self._env or os.environ).get("PATH", os.defpath)

@@ -23,13 +23,14 @@ alone; it is used when ``w1_slave`` is absent.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
-from ._base import Driver, Readings, SensorDataError, SensorUnavailableError
+from ._base import Driver, Option, Readings, ReadingSpec, SensorDataError, SensorUnavailableError
 
 __all__ = [
     "DEFAULT_BASE",
@@ -115,6 +116,12 @@ class DS18B20(Driver):
     """
 
     name = "ds18b20"
+    OPTIONS = (
+        Option("device", str, None, "the sensor's 1-Wire id (28-...); default: the only one"),
+        Option("base", (str, os.PathLike), DEFAULT_BASE, "the 1-Wire sysfs folder"),
+        Option("retries", int, 3, "more reads after a bad CRC or a suspect 85 C", low=0),
+    )
+    READINGS = (ReadingSpec("temperature", "C"),)
 
     def __init__(
         self,
@@ -132,11 +139,7 @@ class DS18B20(Driver):
             )
         if not isinstance(base, (str, Path)):
             raise ConfigError("driver 'ds18b20': option 'base' must be a path", field="base")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError(
-                f"driver 'ds18b20': option 'retries' must be an integer >= 0, not {retries!r}",
-                field="retries",
-            )
+        retries = self.option("retries").check(self.name, retries)
         self.device = device
         self.base = Path(base)
         self.retries = retries

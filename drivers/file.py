@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import ConfigError
-from ._base import Readings, SensorUnavailableError, SourceExhausted, check_value
-from ._json import JsonSource
+from ._base import Option, Readings, SensorUnavailableError, SourceExhausted, check_value
+from ._json import JSON_OPTIONS, JsonSource
 
 __all__ = ["FileSource"]
 
@@ -111,6 +111,12 @@ class FileSource(JsonSource):
 
     name: ClassVar[str] = "file"
     FORMATS: ClassVar[tuple[str, ...]] = ("auto", "json", "jsonl")
+    OPTIONS = (
+        Option("path", (str, os.PathLike), None, "the file of records", required=True),
+        Option("format", str, "auto", "a JSON array, JSON Lines, or guess", choices=FORMATS),
+        Option("loop", bool, False, "start over after the last record"),
+        *JSON_OPTIONS,
+    )
 
     def __init__(
         self,
@@ -128,14 +134,8 @@ class FileSource(JsonSource):
             raise ConfigError(
                 f"driver 'file': option 'path': no file {str(self.path)!r}", field="path"
             )
-        self.format: str = check_value(self.name, "format", format, str, "auto")
-        if self.format not in self.FORMATS:
-            raise ConfigError(
-                f"driver 'file': option 'format' must be one of "
-                f"{', '.join(self.FORMATS)}, not {self.format!r}",
-                field="format",
-            )
-        self.loop: bool = check_value(self.name, "loop", loop, bool, False)
+        self.format: str = self.option("format").check(self.name, format)
+        self.loop: bool = self.option("loop").check(self.name, loop)
         self._records: Iterator[tuple[int, Any]] | None = None
         self._taken = 0  # records (good or bad) taken in this pass over the file
         self._exhausted = False

@@ -11,17 +11,19 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, HttpError, HttpUnavailableError
 from ._base import (
     DriverError,
+    Option,
     Readings,
+    ReadingSet,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
-    check_positive,
     check_value,
-    clip_text,
 )
 from ._json import (
+    JSON_OPTIONS,
     JsonSource,
     PathPart,
     Value,
@@ -69,6 +71,28 @@ class HttpSource(JsonSource):
     """
 
     name: ClassVar[str] = "http"
+    OPTIONS = (
+        Option("url", str, None, "the JSON API to GET", required=True, secret=True),
+        Option("fields", Mapping, None, "reading name -> path in the answer (default: top level)"),
+        Option("headers", Mapping, None, "request headers (an API key)", secret=True),
+        Option("timeout", float, 30.0, "seconds per request", positive=True),
+        *JSON_OPTIONS,
+    )
+
+    @classmethod
+    def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:
+        """With ``fields``, exactly its names; without, the answer's top-level numbers."""
+        fields = options.get("fields")
+        if not isinstance(fields, Mapping) or not fields:
+            return super().declared_readings(options)
+        units = options.get("units")
+        units = units if isinstance(units, Mapping) else {}
+        return ReadingSet(
+            tuple(
+                ReadingSpec(str(k), units[k] if isinstance(units.get(k), str) else None)
+                for k in fields
+            )
+        )
 
     def __init__(
         self,
@@ -83,7 +107,7 @@ class HttpSource(JsonSource):
     ) -> None:
         import requests  # a network library: imported by the driver that uses it
 
-        from .._http import DEFAULT_TIMEOUT, new_session
+        from .._http import new_session
 
         super().__init__(time_key, units)
         self.url: str = check_value(self.name, "url", url, str, required=True)
@@ -112,8 +136,7 @@ class HttpSource(JsonSource):
                 field="units",
             )
         self._headers = str_mapping(self.name, "headers", headers)
-        self.timeout = check_positive(self.name, "timeout", timeout, DEFAULT_TIMEOUT)
-        self._requests = requests
+        self.timeout = float(self.option("timeout").check(self.name, timeout))
         self._owns_session = session is None
         self._session = new_session() if session is None else session
 
@@ -166,64 +189,66 @@ class HttpSource(JsonSource):
         return self._readings(values, when)
 
     def _get(self) -> Any:
-        """One GET; every ``requests`` failure and refusal is mapped here."""
-        requests = self._requests
-        failure: DriverError | None = None
-        cause: BaseException | None = None
+        """One GET through :func:`iota_publisher._http.request_json`; its failures and
+        refusals are mapped here. The answer must come within ``timeout`` (connecting,
+        each read and the whole answer) and hold at most 1 MB; a redirect is refused (a
+        permanent :class:`DriverError`: the URL's keys must not travel to another host)."""
+        from .._http import request_json  # requests, imported by the driver that uses it
+
+        failed: HttpError | None = None
         try:
-            response = self._session.get(
-                self.url, headers=self._headers or None, timeout=self.timeout
+            answer = request_json(
+                "GET",
+                self.url,
+                session=self._session,
+                headers=self._headers or None,
+                timeout=self.timeout,
+                secrets=self._secret_parts,
+                check=False,
             )
-        except requests.RequestException as exc:
-            # requests' messages quote the URL's query: keep its values out
-            message = self._scrub(str(exc))
-            cause = exc if message == str(exc) else type(exc)(message)
-            reason = clip_text(message)
-            if isinstance(exc, requests.Timeout):
-                failure = SensorUnavailableError(
-                    f"http: {self.safe_url} timed out after {self.timeout:g} s", driver=self.name
-                )
-            elif isinstance(exc, requests.exceptions.SSLError):
-                failure = DriverError(
-                    f"http: TLS failed for {self.safe_url}: {reason}", driver=self.name
-                )
-            elif isinstance(
-                exc,
-                (
-                    requests.ConnectionError,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError,
-                ),
-            ):
-                failure = SensorUnavailableError(
-                    f"http: connecting to {self.safe_url} failed: {reason}", driver=self.name
-                )
-            else:
-                failure = DriverError(
-                    f"http: GET {self.safe_url} failed: {reason}", driver=self.name
-                )
-        if failure is not None:
-            raise failure from cause
-        status = response.status_code
+        except HttpError as exc:
+            failed = exc  # its message shows query values that are not named as secrets
+        if failed is not None:  # raised outside the handler: the HttpError is not the context
+            raise self._failure(failed) from failed.__cause__  # (scrubbed of the secrets by _http)
+        status = answer.status
         log.debug("http: GET %s: HTTP %d", self.safe_url, status)
-        if status in (408, 429) or status >= 500:
+        if answer.transient:
             raise SensorUnavailableError(
                 f"http: {self.safe_url} answered HTTP {status}", driver=self.name
             )
-        if not 200 <= status < 300:
+        if not answer.ok:
             raise SensorDataError(f"http: {self.safe_url} answered HTTP {status}", driver=self.name)
         try:
-            return response.json()
-        except ValueError:  # also requests' JSONDecodeError
-            kind = response.headers.get("Content-Type") or "no content type"
+            return answer.json()
+        except ValueError:
+            kind = answer.headers.get("Content-Type") or "no content type"
             raise SensorDataError(
                 f"http: the answer from {self.safe_url} is not JSON ({kind})", driver=self.name
             ) from None
 
-    def _scrub(self, text: str) -> str:
-        for part in sorted(self._secret_parts, key=len, reverse=True):
-            text = text.replace(part, "***")
-        return text
+    def _failure(self, exc: HttpError) -> DriverError:
+        """The driver error for an exchange that brought no usable answer."""
+        from .._http import clip, scrub
+
+        cause = exc.__cause__
+        # the transport's own words (scrubbed by _http), else what _http says went wrong
+        reason = clip(str(cause)) if cause is not None else str(exc).partition(" failed: ")[2]
+        reason = scrub(reason, self._secret_parts)
+        if exc.kind == "timeout":
+            return SensorUnavailableError(
+                f"http: {self.safe_url} timed out after {self.timeout:g} s", driver=self.name
+            )
+        if isinstance(exc, HttpUnavailableError):
+            return SensorUnavailableError(
+                f"http: connecting to {self.safe_url} failed: {reason}", driver=self.name
+            )
+        if exc.kind == "tls":
+            return DriverError(f"http: TLS failed for {self.safe_url}: {reason}", driver=self.name)
+        if exc.kind in ("too_large", "decoding"):
+            return SensorDataError(
+                f"http: the answer from {self.safe_url} is unusable: {reason}", driver=self.name
+            )
+        return DriverError(f"http: GET {self.safe_url} failed: {reason}", driver=self.name)
 
 
 def _safe_url(url: str) -> str:

@@ -30,8 +30,20 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInputError
-from ._base import Readings, SensorDataError, SensorUnavailableError, check_option
-from ._serial import DEFAULT_DEVICE, SensorWarmingUpError, SerialDriver, sync_frame
+from ._base import (
+    Option,
+    Readings,
+    ReadingSpec,
+    SensorDataError,
+    SensorUnavailableError,
+)
+from ._serial import (
+    DEFAULT_DEVICE,
+    SensorWarmingUpError,
+    SerialDriver,
+    port_options,
+    sync_frame,
+)
 
 __all__ = [
     "ABC_OFF",
@@ -100,6 +112,11 @@ class MHZ19(SerialDriver):
 
     name = "mhz19"
     default_timeout = 2.0
+    OPTIONS = (
+        *port_options(default_timeout),
+        Option("abc", bool, None, "automatic baseline correction on/off (default: leave it)"),
+    )
+    READINGS = (ReadingSpec("co2", "ppm"),)
 
     def __init__(
         self,
@@ -109,7 +126,7 @@ class MHZ19(SerialDriver):
         timeout: float | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.abc = check_option(self.name, {"abc": abc}, "abc", bool)
+        self.abc = self.option("abc").check(self.name, abc)
         super().__init__(port=port, timeout=timeout, clock=clock)
 
     def _start(self) -> None:

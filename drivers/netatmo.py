@@ -66,7 +66,7 @@ since the previous read is still returned (the agent decides what to do);
 Errors: ``invalid_grant`` and API code 30 (the refresh token is invalid or was
 already used) raise :class:`NetatmoAuthError`, a permanent
 :class:`~iota_publisher.errors.ConfigError`; API codes 26 (usage limit) and
-41 (device unreachable), HTTP 429 and 5xx and network failures raise
+41 (device unreachable), HTTP 408, 429 and 5xx and network failures raise
 :class:`SensorUnavailableError` (try later: Netatmo allows 50 requests per 10 s
 and 500 per hour per user, and stations upload every 10 minutes anyway);
 codes 2 and 3 (invalid or expired access token) refresh once and retry; others
@@ -91,19 +91,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._http import DEFAULT_TIMEOUT, new_session
-from ..errors import ConfigError
+from .._http import DEFAULT_TIMEOUT, clip, new_session, request_json, scrub
+from ..errors import ConfigError, HttpError, HttpUnavailableError
 from ._base import (
     Driver,
     DriverContext,
     DriverError,
     NetatmoAuthError,
+    Option,
     Reading,
     Readings,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
     check_option,
-    check_positive,
 )
 
 __all__ = [
@@ -275,6 +276,24 @@ class Netatmo(Driver):
     """
 
     name = "netatmo"
+    OPTIONS = (
+        Option("client_id", str, None, "your Netatmo app's client id", required=True),
+        Option("client_secret", str, None, "your app's client secret", required=True, secret=True),
+        Option("refresh_token", str, None, "a refresh token (scope read_station)", secret=True),
+        Option(
+            "token_file",
+            (str, os.PathLike),
+            DEFAULT_TOKEN_FILE,
+            "where the rotating tokens are kept",
+        ),
+        Option("device_id", str, None, "the station's MAC, when the account has several"),
+        Option("api_url", str, DEFAULT_API_URL, "Netatmo's API"),
+        Option("timeout", float, DEFAULT_TIMEOUT, "seconds per request", positive=True),
+    )
+    #: names are <module>.<quantity>; the modules are the account's
+    READINGS = tuple(ReadingSpec(f"*.{quantity}", unit) for quantity, unit in FIELDS.values()) + (
+        ReadingSpec("*.battery", "%"),
+    )
 
     @classmethod
     def prepare_options(cls, options: Mapping[str, Any], context: DriverContext) -> dict[str, Any]:
@@ -302,15 +321,15 @@ class Netatmo(Driver):
         self._client_id = check_option(_DRIVER, options, "client_id", str, required=True)
         self._client_secret = check_option(_DRIVER, options, "client_secret", str, required=True)
         config_token = check_option(_DRIVER, {"refresh_token": refresh_token}, "refresh_token", str)
-        self._device_id = check_option(_DRIVER, {"device_id": device_id}, "device_id", str)
-        api_url = check_option(_DRIVER, {"api_url": api_url}, "api_url", str, required=True)
+        self._device_id = self.option("device_id").check(_DRIVER, device_id)
+        api_url = self.option("api_url").check(_DRIVER, api_url)
         if not re.match(r"^https?://[^/\s]+", api_url):
             raise ConfigError(
                 f"driver {_DRIVER!r}: option 'api_url' must be an http(s) URL, not {api_url!r}",
                 field="api_url",
             )
         self._api_url = api_url.rstrip("/")
-        self._timeout = check_positive(_DRIVER, "timeout", timeout)
+        self._timeout = float(self.option("timeout").check(_DRIVER, timeout))
         if token_file is None:
             token_file = DEFAULT_TOKEN_FILE
         if not isinstance(token_file, (str, os.PathLike)) or not str(token_file):
@@ -493,29 +512,52 @@ class Netatmo(Driver):
             self._session = new_session()
         return self._session
 
-    def _call(self, method: str, path: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
-        import requests
-
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One exchange through :func:`iota_publisher._http.request_json` (bounded
+        time and size, no redirects, secrets masked); its failures and Netatmo's
+        refusals become driver errors here."""
         try:
-            response = self._http().request(
-                method, f"{self._api_url}{path}", timeout=self._timeout, **kwargs
+            answer = request_json(
+                method,
+                f"{self._api_url}{path}",
+                session=self._http(),
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+                secrets=self._secrets(),
+                check=False,
             )
-        except requests.Timeout:
+        except HttpUnavailableError as exc:
+            if exc.kind == "timeout":
+                raise SensorUnavailableError(
+                    f"{_DRIVER}: {what} timed out after {self._timeout:g} s", driver=_DRIVER
+                ) from None
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else exc.kind
             raise SensorUnavailableError(
-                f"{_DRIVER}: {what} timed out after {self._timeout:g} s", driver=_DRIVER
-            ) from None
-        except requests.RequestException as exc:
-            raise SensorUnavailableError(
-                f"{_DRIVER}: {what} failed: cannot reach {self._api_url} ({type(exc).__name__})",
+                f"{_DRIVER}: {what} failed: cannot reach {self._api_url} ({cause})",
                 driver=_DRIVER,
             ) from None
-        status = response.status_code
+        except HttpError as exc:
+            reason = self._redact(str(exc).partition(" failed: ")[2] or exc.kind)
+            cls = SensorDataError if exc.kind in ("too_large", "decoding") else DriverError
+            raise cls(f"{_DRIVER}: {what} failed: {reason}", driver=_DRIVER) from None
+        status = answer.status
         try:
-            payload = response.json()
+            payload = answer.json()
         except ValueError:
             payload = None
         error = payload.get("error") if isinstance(payload, dict) else None
-        if status == 429 or status >= 500:
+        if answer.transient:
             raise SensorUnavailableError(
                 f"{_DRIVER}: {what} failed: HTTP {status}{self._describe(error)}; try later",
                 driver=_DRIVER,
@@ -579,13 +621,14 @@ class Netatmo(Driver):
             f"{_DRIVER}: {what} failed: HTTP {status} ({error_name})", driver=_DRIVER
         )
 
+    def _secrets(self) -> tuple[str, ...]:
+        """The client secret and every token, current and retired."""
+        found = (self._client_secret, self._refresh_token, self._access_token, *self._retired)
+        return tuple(s for s in found if s)
+
     def _redact(self, text: Any) -> str:
-        text = str(text if text is not None else "")[:200]
-        secrets = (self._client_secret, self._refresh_token, self._access_token, *self._retired)
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """Netatmo's text for a message: secrets masked, clipped (by :mod:`.._http`)."""
+        return clip(scrub(str(text if text is not None else ""), self._secrets()))
 
     def _get_stations(self) -> dict[str, Any]:
         params = {"device_id": self._device_id} if self._device_id else None

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ._base import Readings, SensorDataError
-from ._serial import DEFAULT_DEVICE, SerialDriver, _choice
+from ._base import Option, Readings, ReadingSpec, SensorDataError
+from ._serial import DEFAULT_DEVICE, SerialDriver, _choice, port_options
 
 __all__ = [
     "ACTIVE_MODE",
@@ -121,6 +121,17 @@ class PMS5003(SerialDriver):
 
     name = "pms5003"
     default_timeout = 3.0
+    OPTIONS = (
+        *port_options(default_timeout, warmup=True),
+        Option(
+            "mode",
+            str,
+            "active",
+            "the sensor sends frames, or answers requests",
+            choices=("active", "passive"),
+        ),
+    )
+    READINGS = tuple(ReadingSpec(key, _UNITS[key.split("_")[0]]) for key in _READING_ORDER)
 
     def __init__(
         self,

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInputError
-from ._base import Readings, SensorDataError
-from ._serial import DEFAULT_DEVICE, SerialDriver, _choice
+from ._base import Option, Readings, ReadingSpec, SensorDataError
+from ._serial import DEFAULT_DEVICE, SerialDriver, _choice, port_options
 
 __all__ = [
     "ACTIVE_MODE",
@@ -104,6 +104,17 @@ class SDS011(SerialDriver):
 
     name = "sds011"
     default_timeout = 2.0
+    OPTIONS = (
+        *port_options(default_timeout, warmup=True),
+        Option(
+            "mode",
+            str,
+            "active",
+            "the sensor sends frames, or answers queries",
+            choices=("active", "query"),
+        ),
+    )
+    READINGS = (ReadingSpec("pm2_5", "ug/m3"), ReadingSpec("pm10", "ug/m3"))
 
     def __init__(
         self,

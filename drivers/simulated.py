@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import math
 import time as _time
-from collections.abc import Callable, Sequence
-from typing import ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..errors import ConfigError
-from ._base import Driver, Readings, SensorDataError, check_value
+from ._base import Driver, Option, Readings, ReadingSet, ReadingSpec, SensorDataError, check_value
 
 __all__ = ["SIMULATED_READINGS", "Simulated"]
 
@@ -125,6 +125,18 @@ class Simulated(Driver):
     """
 
     name: ClassVar[str] = "simulated"
+    OPTIONS = (
+        Option("seed", int, 0, "the same seed gives the same values"),
+        Option("readings", list, list(_DEFAULT_SIMULATED), "which readings to simulate"),
+    )
+    READINGS = tuple(ReadingSpec(name, unit) for name, unit in SIMULATED_READINGS.items())
+
+    @classmethod
+    def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:
+        chosen = options.get("readings") or _DEFAULT_SIMULATED
+        if not isinstance(chosen, (list, tuple)):
+            chosen = _DEFAULT_SIMULATED
+        return ReadingSet(tuple(s for s in cls.READINGS if s.name in chosen))
 
     def __init__(
         self,
@@ -133,7 +145,7 @@ class Simulated(Driver):
         readings: Sequence[str] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.seed: int = check_value(self.name, "seed", seed, int, 0)
+        self.seed: int = self.option("seed").check(self.name, seed)
         chosen = check_value(self.name, "readings", readings, (list, tuple), _DEFAULT_SIMULATED)
         known = all(isinstance(r, str) and r in SIMULATED_READINGS for r in chosen)
         if not chosen or not known or len(set(chosen)) != len(chosen):

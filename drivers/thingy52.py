@@ -71,7 +71,7 @@ import functools
 import logging
 import re
 import struct
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,11 +80,13 @@ from . import _ble
 from ._base import (
     Driver,
     DriverError,
+    Option,
     Readings,
+    ReadingSet,
+    ReadingSpec,
     SensorDataError,
     SensorUnavailableError,
     check_option,
-    check_positive,
 )
 
 __all__ = [
@@ -284,6 +286,16 @@ def gas_mode_for_interval(interval_ms: int) -> int:
     return 3
 
 
+#: sensor -> the readings (name, unit) it gives
+_READINGS_OF: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "temperature": (("temperature", "C"),),
+    "pressure": (("pressure", "hPa"),),
+    "humidity": (("humidity", "%"),),
+    "gas": (("eco2", "ppm"), ("tvoc", "ppb")),
+    "color": tuple((f"color_{c}", None) for c in ("red", "green", "blue", "clear")),
+}
+
+
 def _decode_readings(sensor: str, data: bytes) -> list[tuple[str, float | int, str | None]]:
     if sensor == "temperature":
         return [("temperature", decode_temperature(data), "C")]
@@ -321,6 +333,26 @@ class Thingy52(Driver):
     """
 
     name = "thingy52"
+    OPTIONS = (
+        Option("address", str, None, "the Thingy's MAC address (macOS: its CoreBluetooth UUID)"),
+        Option("name", str, "Thingy", "its advertised name, when no address is given"),
+        Option("adapter", str, None, "the Bluetooth adapter, such as hci0"),
+        Option("sensors", (list, str), list(DEFAULT_SENSORS), f"from {', '.join(SENSORS)}"),
+        Option("interval", int, None, "sampling interval in ms to configure", low=200, high=60000),
+        Option("timeout", float, 10.0, "seconds to wait for one value of each", positive=True),
+    )
+    READINGS = tuple(
+        ReadingSpec(name, unit) for sensor in SENSORS for name, unit in _READINGS_OF[sensor]
+    ) + (ReadingSpec("battery", "%"),)
+
+    @classmethod
+    def declared_readings(cls, options: Mapping[str, Any]) -> ReadingSet:
+        try:
+            chosen = _check_sensors(options.get("sensors"))
+        except ConfigError:
+            chosen = DEFAULT_SENSORS
+        names = {name for sensor in chosen for name, _ in _READINGS_OF[sensor]} | {"battery"}
+        return ReadingSet(tuple(s for s in cls.READINGS if s.name in names))
 
     #: tries per read to (re)connect, with a pause of ``backoff_base * 2**n``
     #: seconds (at most ``backoff_max``) between them
@@ -358,15 +390,10 @@ class Thingy52(Driver):
             raise ConfigError(f"driver {_DRIVER!r}: option 'name' is empty", field="name")
         self._address = address
         self._device_name = device_name
-        self._adapter = check_option(_DRIVER, {"adapter": adapter}, "adapter", str)
+        self._adapter = self.option("adapter").check(_DRIVER, adapter)
         self._sensors = _check_sensors(sensors)
-        self._interval = check_option(_DRIVER, {"interval": interval}, "interval", int)
-        if self._interval is not None and not 200 <= self._interval <= 60000:
-            raise ConfigError(
-                f"driver {_DRIVER!r}: option 'interval' must be 200..60000 ms, not {interval!r}",
-                field="interval",
-            )
-        self._timeout = check_positive(_DRIVER, "timeout", timeout)
+        self._interval = self.option("interval").check(_DRIVER, interval)
+        self._timeout = float(self.option("timeout").check(_DRIVER, timeout))
 
         if client is None:
             _ble.require_bleak(_DRIVER)

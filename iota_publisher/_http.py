@@ -45,6 +45,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urljoin, urlsp
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from ._text import TEXT_LIMIT, clip
 from ._version import __version__
 from .errors import HttpError, HttpUnavailableError, InvalidInputError, TransientError
 
@@ -80,7 +81,6 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"iota-publisher/{__version__}"
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting, for each read, and for the whole answer
 DEFAULT_MAX_BYTES = 10_000_000  # bytes of an answer, after decompression
-TEXT_LIMIT = 500  # characters of a peer's error text kept in exceptions
 TRANSIENT_STATUSES = frozenset({408, 429, *range(500, 600)})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 65_536
@@ -124,12 +124,6 @@ def is_transient_status(status: int) -> bool:
     return status in TRANSIENT_STATUSES
 
 
-def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    """``text`` on one line, cut to ``limit`` characters (``...`` marks a cut)."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def is_secret_name(name: object) -> bool:
     """Whether a field, parameter or header called ``name`` holds a secret
     (``apiKey``, ``sk``, ``sidekey``, ``secretKey``, ``token``, ``Authorization`` ...)."""
@@ -168,11 +162,12 @@ def secrets_in(
     params: Any = None,
     body: Any = None,
     headers: Mapping[str, str] | None = None,
+    form: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
     """The secrets a request carries: the URL's password and secret-named query
-    values, secret-named fields of ``params`` and of a JSON ``body`` (at any
-    depth), and the values of credential headers (also without their
-    ``Bearer``/``Basic`` scheme)."""
+    values, secret-named fields of ``params``, of a JSON ``body`` (at any
+    depth) and of a ``form``, and the values of credential headers (also
+    without their ``Bearer``/``Basic`` scheme)."""
     out: set[str] = set()
     if url:
         parts = urlsplit(url)
@@ -181,6 +176,7 @@ def secrets_in(
         _values(dict(parse_qsl(parts.query, keep_blank_values=True)), False, out)
     _values(params, False, out)
     _values(body, False, out)
+    _values(form, False, out)
     for name, value in (headers or {}).items():
         if is_secret_name(name) and isinstance(value, str) and value:
             out.add(value)
@@ -452,7 +448,7 @@ def send(
     fail: Callable[[Failure], BaseException],
     params: Any = None,
     json: Any = None,
-    data: bytes | None = None,
+    data: bytes | Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     timeouts: Timeouts,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -464,12 +460,14 @@ def send(
     the ``requests`` error, and outside its handler, so nothing unscrubbed is
     the context).
 
-    ``json`` is sent as a JSON body, ``data`` as it is; the secrets the request
-    carries (:func:`secrets_in`) are masked in the answer's :meth:`Answer.text`
-    along with ``secrets``. Redirects are refused; the answer is read up to
-    ``max_bytes`` (after decompression) and within ``timeouts.total``.
+    ``json`` is sent as a JSON body, ``data`` as it is (bytes) or form-encoded
+    (a mapping); the secrets the request carries (:func:`secrets_in`) are
+    masked in the answer's :meth:`Answer.text` along with ``secrets``.
+    Redirects are refused; the answer is read up to ``max_bytes`` (after
+    decompression) and within ``timeouts.total``.
     """
-    found = secrets_in(url=url, params=params, body=json, headers=headers)
+    form = data if isinstance(data, Mapping) else None
+    found = secrets_in(url=url, params=params, body=json, headers=headers, form=form)
     masked = tuple(sorted({*found, *(s for s in secrets if s)}))
     sent_headers = {"Accept-Encoding": _ACCEPT_ENCODING, **(headers or {})}
     deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
@@ -517,6 +515,7 @@ def request_json(
     session: requests.Session | None = None,
     params: Any = None,
     json: Any = None,
+    data: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = 1_000_000,
@@ -524,7 +523,8 @@ def request_json(
     check: bool = True,
 ) -> Answer:
     """A plain bounded JSON exchange through :func:`send`, for callers without a
-    client class of their own (drivers).
+    client class of their own (drivers). ``json`` is sent as a JSON body,
+    ``data`` as a form (``application/x-www-form-urlencoded``).
 
     Raises :class:`~iota_publisher.errors.HttpUnavailableError` (a
     :class:`~iota_publisher.errors.TransientError`: no answer in time, a
@@ -558,6 +558,7 @@ def request_json(
             fail=fail,
             params=params,
             json=json,
+            data=data,
             headers=headers,
             timeouts=timeouts,
             max_bytes=max_bytes,

@@ -404,6 +404,28 @@ class HttpUnavailableError(HttpError, TransientError):
 __all__ += ["HttpError", "HttpUnavailableError", "ProtocolError"]
 
 
+# -- files the commands write (template, init, sandbox) ------------------------------
+
+
+class ExistingFileError(InvalidInputError, FileExistsError):
+    """A file is in the way that the command did not write: it is left as it is.
+
+    ``path`` names the file, ``reason`` says why it is not replaced (``"exists"``,
+    ``"was not written by this sandbox"``). Raised by ``build_template`` and
+    ``Sandbox.write_config`` (``iota-publish template``, ``init``, ``sandbox``)
+    unless they are told to replace it (``force=True``, ``--force``).
+    """
+
+    def __init__(self, path: object, reason: str = "exists") -> None:
+        super().__init__(
+            f"{path} {reason}; it is left as it is (force=True replaces it)", field=None
+        )
+        self.path = path
+        self.reason = reason
+
+
+__all__ += ["ExistingFileError"]
+
 # -- the outbox and the publisher (iota_publisher.store, iota_publisher.publisher) --
 
 

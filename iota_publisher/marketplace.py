@@ -37,6 +37,7 @@ from ._http import (
     RetryPolicy,
     clip,
     is_transient_status,
+    redact_url,
     scrub,
 )
 from .device import validate_data_types, validate_device
@@ -152,7 +153,7 @@ class MarketplaceClient(HttpClient):
         return cls(api, new_data_url=url, **kw)
 
     def __repr__(self) -> str:
-        return f"MarketplaceClient({self.api!r})"
+        return f"MarketplaceClient({redact_url(self.api)!r})"
 
     # -- the HTTP boundary ---------------------------------------------------
 
@@ -164,13 +165,14 @@ class MarketplaceClient(HttpClient):
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         secrets: tuple[str, ...] = (),
-        retried: bool = True,
     ) -> _Answer:
+        """One call of ``endpoint``, retried per the policy only if the protocol
+        counts it safe to repeat (:data:`~iota_publisher.protocol.marketplace.REPEATABLE`)."""
         url = self.new_data_url if endpoint == _mp.NEW_DATA else f"{self.api}/{endpoint}"
         return self._retry(
             lambda: self._send(method, endpoint, url, params, body, secrets),
             what=f"marketplace {endpoint}",
-            retried=retried,
+            retried=endpoint in _mp.REPEATABLE,
         )
 
     def _send(
@@ -331,7 +333,6 @@ class MarketplaceClient(HttpClient):
             "newDevice",
             body={"apiKey": api_key, "id": clean["sensorId"], "device": clean},
             secrets=(api_key,),
-            retried=False,
         )
         self._expect_success("newDevice", answer, "the device was not created")
         sk = answer.data.get("sk")
@@ -364,7 +365,7 @@ class MarketplaceClient(HttpClient):
     def delete_device(self, api_key: str, device_id: str) -> None:
         """Delete a device and its wallet seed (``DELETE delete {apiKey, deviceId}``)."""
         body = {"apiKey": _text(api_key, "api_key"), "deviceId": _text(device_id, "device_id")}
-        answer = self._call("DELETE", "delete", body=body, secrets=(api_key,), retried=False)
+        answer = self._call("DELETE", "delete", body=body, secrets=(api_key,))
         self._expect_success("delete", answer, "the device was not deleted")
 
     # -- buying and reading --------------------------------------------------
@@ -396,7 +397,7 @@ class MarketplaceClient(HttpClient):
         and ``{"messageId": ...}`` (2021, HTTP 200 or 201). ``api_key`` is
         sent as ``apiKey`` (see :meth:`user`)."""
         body = _with_key({"userId": _text(user_id, "user_id")}, api_key)
-        answer = self._call("POST", "wallet", body=body, secrets=_secrets(api_key), retried=False)
+        answer = self._call("POST", "wallet", body=body, secrets=_secrets(api_key))
         if isinstance(answer.data, dict) and isinstance(answer.data.get("messageId"), str):
             return
         self._expect_success("wallet", answer, "the wallet was not funded")
@@ -409,9 +410,7 @@ class MarketplaceClient(HttpClient):
             {"userId": _text(user_id, "user_id"), "deviceId": _text(device_id, "device_id")},
             api_key,
         )
-        answer = self._call(
-            "POST", "purchaseStream", body=body, secrets=_secrets(api_key), retried=False
-        )
+        answer = self._call("POST", "purchaseStream", body=body, secrets=_secrets(api_key))
         self._expect_success("purchaseStream", answer, "the stream was not purchased")
 
     def stream(

@@ -13,16 +13,20 @@ and rounding::
 ``value = convert(reading * scale + offset, from reading unit, to field unit)``,
 then rounded. A reading that is missing, not a number where one is needed,
 or not finite is *reported* and left out of the packet, never published as
-garbage.
+garbage; so is a reading without a unit under a field that names a ``unit``
+(there is nothing to convert from: give the driver's ``units`` option). A
+unit taken from the device's ``dataTypes`` (when the field names none) is
+converted to when the reading has a unit, and is a label otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._text import did_you_mean
 from .device import validate_data_types
 from .errors import ConfigError, UnitError
 
@@ -33,7 +37,10 @@ __all__ = [
     "UnitError",
     "convert",
     "known_units",
+    "unit_problem",
 ]
+
+FIELD_KEYS = ("id", "reading", "sensor", "scale", "offset", "unit", "round")
 
 
 # unit -> (dimension, factor to the dimension's base unit); temperatures apart
@@ -67,6 +74,7 @@ _units("angle", deg=1.0, rad=180 / math.pi)
 _units("sound", dB=1.0)
 _units("power", W=1.0, kW=1000.0)
 _units("voltage", V=1.0, mV=0.001)
+_units("number_concentration", **{"/L": 1.0, "/0.1L": 10.0, "/cm3": 1000.0})
 
 _ALIASES = {
     "°C": "C",
@@ -91,6 +99,27 @@ def _canonical(unit: str) -> str:
 def known_units() -> list[str]:
     """Every unit :func:`convert` understands."""
     return sorted(_TEMPERATURE | set(_LINEAR))
+
+
+def _is_known(unit: str) -> bool:
+    unit = _canonical(unit)
+    return unit in _TEMPERATURE or unit in _LINEAR
+
+
+def unit_problem(reading_unit: str | None, field_unit: str, *, explicit: bool = True) -> str:
+    """Why a reading in ``reading_unit`` cannot fill a field in ``field_unit``
+    (``""`` when it can): an unknown unit, two dimensions (``hPa`` on a
+    temperature), or a reading with no unit under a field's own ``unit``
+    (``explicit``; a unit from ``dataTypes`` is then only a label)."""
+    if reading_unit is None:
+        if explicit:
+            return "the reading carries no unit to convert from"
+        return ""
+    try:
+        convert(1.0, reading_unit, field_unit)
+    except UnitError as exc:
+        return str(exc)
+    return ""
 
 
 def _to_celsius(value: float, unit: str) -> float:
@@ -151,14 +180,24 @@ class FieldRule:
     offset: float = 0.0
     unit: str | None = None
     round: int | None = None
+    #: false when ``unit`` comes from the device's ``dataTypes``, not the field
+    unit_given: bool = True
 
 
 @dataclass(frozen=True)
 class MappedPayload:
-    """The packet's ``data`` and what could not be filled (field id -> reason)."""
+    """The packet's ``data`` and what could not be filled (field id -> reason).
+
+    ``time`` is the measurement time (seconds since the epoch) of the
+    readings that filled ``data``: the newest :attr:`Reading.time` among them,
+    or ``None`` when none carries one (then the time of reading is the
+    packet's time). A ``file`` source's ``time_key`` arrives here, so a
+    back-filled history keeps its own timestamps.
+    """
 
     data: dict[str, Any]
     problems: dict[str, str] = field(default_factory=dict)
+    time: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -168,19 +207,31 @@ class MappedPayload:
 class FieldMap:
     """The mapping from readings to a device's fields."""
 
-    def __init__(self, rules: Sequence[FieldRule]) -> None:
+    def __init__(self, rules: Sequence[FieldRule], paths: Sequence[str] | None = None) -> None:
         ids = [r.id for r in rules]
         duplicates = {i for i in ids if ids.count(i) > 1}
         if duplicates:
             raise ConfigError(f"fields map the same id twice: {sorted(duplicates)}", field="fields")
         self.rules = list(rules)
+        #: where each rule stands in the config (``fields[2]``), for messages
+        self.paths = list(paths) if paths is not None else [f"fields[{i}]" for i in range(len(ids))]
+        if len(self.paths) != len(self.rules):
+            raise ValueError("one path per rule")
 
     @classmethod
     def from_config(
-        cls, entries: object, data_types: Sequence[Mapping[str, Any]] | None = None
+        cls,
+        entries: object,
+        data_types: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        report: Callable[[ConfigError], None] | None = None,
     ) -> FieldMap:
         """Build from the config's ``fields`` list; check it against the device's
-        ``dataTypes`` (every mapped id must be declared) when given."""
+        ``dataTypes`` (every mapped id must be declared) when given.
+
+        Raises the first :class:`ConfigError`; with ``report``, each field
+        entry's problem goes there and the entry is left out instead.
+        """
         if not isinstance(entries, list) or not entries:
             raise ConfigError("'fields' must be a non-empty list of field mappings", field="fields")
         declared: dict[str, Mapping[str, Any]] | None = None
@@ -191,45 +242,35 @@ class FieldMap:
                 )
             checked = validate_data_types(list(data_types), error=ConfigError)
             declared = {d["id"]: d for d in checked}
-        rules = []
+        rules, paths = [], []
         for i, entry in enumerate(entries):
             path = f"fields[{i}]"
-            if not isinstance(entry, Mapping):
-                raise ConfigError(f"{path} must be an object", field=path)
-            unknown = set(entry) - {"id", "reading", "sensor", "scale", "offset", "unit", "round"}
-            if unknown:
-                raise ConfigError(f"{path} has unknown keys {sorted(unknown)}", field=path)
-            rule = FieldRule(
-                id=_text(entry, "id", path),
-                reading=_text(entry, "reading", path, default=entry.get("id")),
-                sensor=_text(entry, "sensor", path, default=None, required=False),
-                scale=_number(entry, "scale", path, 1.0),
-                offset=_number(entry, "offset", path, 0.0),
-                unit=_text(entry, "unit", path, default=None, required=False),
-                round=_rounding(entry, path),
-            )
-            if declared is not None:
-                if rule.id not in declared:
-                    raise ConfigError(
-                        f"{path}.id {rule.id!r} is not one of the device's fields "
-                        f"({', '.join(declared)})",
-                        field=f"{path}.id",
-                    )
-                if rule.unit is None and declared[rule.id].get("unit"):
-                    rule = FieldRule(**{**rule.__dict__, "unit": declared[rule.id]["unit"]})
+            try:
+                rule = _rule(entry, path, declared)
+            except ConfigError as exc:
+                if report is None:
+                    raise
+                report(exc)
+                continue
             rules.append(rule)
-        return cls(rules)
+            paths.append(path)
+        return cls(rules, paths)
 
     def apply(self, readings: Mapping[str, Mapping[str, Any]]) -> MappedPayload:
         """Map readings (sensor name -> {reading name: Reading}) to field values."""
         data: dict[str, Any] = {}
         problems: dict[str, str] = {}
+        times: list[float] = []
         for rule in self.rules:
             try:
                 data[rule.id] = self._value(rule, readings)
             except _Missing as exc:
                 problems[rule.id] = str(exc)
-        return MappedPayload(data, problems)
+                continue
+            when = getattr(_find(rule, readings), "time", None)
+            if isinstance(when, (int, float)) and not isinstance(when, bool):
+                times.append(float(when))
+        return MappedPayload(data, problems, max(times) if times else None)
 
     def _value(self, rule: FieldRule, readings: Mapping[str, Mapping[str, Any]]) -> Any:
         reading = _find(rule, readings)
@@ -243,6 +284,12 @@ class FieldMap:
         if not math.isfinite(value):
             raise _Missing(f"reading {rule.reading!r} is not finite")
         result = value * rule.scale + rule.offset
+        if reading.unit is None and rule.unit is not None and rule.unit_given:
+            raise _Missing(
+                f"field {rule.id!r} is in {rule.unit!r} but reading {rule.reading!r} carries "
+                "no unit to convert from (give the driver's 'units' option, or drop the "
+                "field's 'unit')"
+            )
         try:
             result = convert(result, reading.unit, rule.unit)
         except UnitError as exc:
@@ -256,6 +303,44 @@ class FieldMap:
         ):
             result = value
         return result
+
+
+def _rule(entry: object, path: str, declared: Mapping[str, Mapping[str, Any]] | None) -> FieldRule:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{path} must be an object", field=path)
+    for key in entry:
+        if key not in FIELD_KEYS and not (isinstance(key, str) and key.startswith("_")):
+            raise ConfigError(
+                f"unknown config key '{path}.{key}'{did_you_mean(key, FIELD_KEYS)}",
+                field=f"{path}.{key}",
+            )
+    rule = FieldRule(
+        id=_text(entry, "id", path),
+        reading=_text(entry, "reading", path, default=entry.get("id")),
+        sensor=_text(entry, "sensor", path, default=None, required=False),
+        scale=_number(entry, "scale", path, 1.0),
+        offset=_number(entry, "offset", path, 0.0),
+        unit=_text(entry, "unit", path, default=None, required=False),
+        round=_rounding(entry, path),
+    )
+    if rule.unit is not None and not _is_known(rule.unit):
+        raise ConfigError(
+            f"{path}.unit {rule.unit!r} is not a known unit"
+            f"{did_you_mean(rule.unit, known_units())} (known: {', '.join(known_units())})",
+            field=f"{path}.unit",
+        )
+    if declared is not None:
+        if rule.id not in declared:
+            raise ConfigError(
+                f"{path}.id {rule.id!r} is not one of the device's fields "
+                f"({', '.join(declared)}){did_you_mean(rule.id, declared)}",
+                field=f"{path}.id",
+            )
+        if rule.unit is None and declared[rule.id].get("unit"):
+            rule = FieldRule(
+                **{**rule.__dict__, "unit": declared[rule.id]["unit"], "unit_given": False}
+            )
+    return rule
 
 
 class _Missing(Exception):

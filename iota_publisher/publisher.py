@@ -308,6 +308,8 @@ class Publisher:
         return time
 
     def _debug(self, time_ms: int, data_json: str) -> PublishResult:
+        from ._http import redact_url  # URLs may carry credentials: never logged as they are
+
         packet = json.loads(packet_json(time_ms, data_json))
         print(json.dumps(packet), file=self._out or sys.stdout, flush=True)
         log.info(
@@ -316,8 +318,8 @@ class Publisher:
             self.config.sensor_id,
             self.config.mode,
             self.config.security,
-            self.config.provider or "(no provider)",
-            self.config.endpoint or "(no endpoint)",
+            redact_url(self.config.provider) if self.config.provider else "(no provider)",
+            redact_url(self.config.endpoint) if self.config.endpoint else "(no endpoint)",
         )
         return PublishResult(None, packet, debug=True)
 

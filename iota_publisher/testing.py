@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidSecretKeyError
+from .protocol import iri
 from .protocol.marketplace import StreamPacket
 from .trinary import Transaction, validate_bundle
 
@@ -83,7 +84,7 @@ class FakeNode(Failures):
 
     def get_transactions_to_approve(self, depth: int = 3) -> tuple[str, str]:
         self.check("get_transactions_to_approve")
-        tips = sorted(self.transactions) or ["9" * 81]
+        tips = sorted(self.transactions) or [iri.NULL_HASH]
         return tips[-1], tips[0]
 
     def attach_to_tangle(self, trunk: str, branch: str, mwm: int, trytes: list[str]) -> list[str]:
@@ -115,7 +116,7 @@ class FakeNode(Failures):
         ]
 
     def get_trytes(self, hashes: list[str]) -> list[str]:
-        return [self.transactions.get(h, "9" * 2673) for h in hashes]
+        return [self.transactions.get(h, iri.NULL_TRYTES) for h in hashes]
 
 
 class FakeMarketplace(Failures):
@@ -209,7 +210,6 @@ class LoopbackServices:
     def _start(self) -> None:
         from .sandbox import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket, SandboxNode
         from .sandbox._http import JsonServer
-        from .sandbox.node import MAX_BODY
 
         self._tmp = tempfile.TemporaryDirectory(prefix="iota-publisher-loopback-")
         data = Path(self._tmp.name)
@@ -219,7 +219,10 @@ class LoopbackServices:
         self._services.append(market)
         if self.node.transactions:  # what the fake node holds already (from its file)
             status, answer = node.execute(
-                {"command": "storeTransactions", "trytes": list(self.node.transactions.values())}
+                {
+                    "command": iri.STORE_TRANSACTIONS,
+                    "trytes": list(self.node.transactions.values()),
+                }
             )
             if status != 200:
                 raise ValueError(f"the node's transactions were refused: {answer['error']}")
@@ -236,7 +239,9 @@ class LoopbackServices:
             ("node", self._node_route(node)),
             ("market", self._market_route(market)),
         ):
-            server = JsonServer("127.0.0.1", 0, route, max_body=MAX_BODY, name=f"loopback-{name}")
+            server = JsonServer(
+                "127.0.0.1", 0, route, max_body=iri.MAX_BODY_LENGTH, name=f"loopback-{name}"
+            )
             self._servers.append(server)
             server.start()
         self.node_url = f"http://127.0.0.1:{self._servers[0].port}"
@@ -267,7 +272,7 @@ class LoopbackServices:
                 except Exception as exc:  # noqa: BLE001 - answered as a node would
                     return _failure(exc)
             status, answer = node.route(request)
-            if status == 200 and command == "storeTransactions":
+            if status == 200 and command == iri.STORE_TRANSACTIONS:
                 trytes = body["trytes"]
                 fake.record(trytes, [node.hash_of(t) for t in trytes])
             return status, answer
@@ -304,9 +309,9 @@ class LoopbackServices:
 
 
 _NODE_METHODS = {  # IRI commands -> the FakeNode methods failures are queued on
-    "getTransactionsToApprove": "get_transactions_to_approve",
-    "attachToTangle": "attach_to_tangle",
-    "storeTransactions": "store_and_broadcast",
+    iri.GET_TRANSACTIONS_TO_APPROVE: "get_transactions_to_approve",
+    iri.ATTACH_TO_TANGLE: "attach_to_tangle",
+    iri.STORE_TRANSACTIONS: "store_and_broadcast",
 }
 
 

@@ -54,9 +54,15 @@ def _write_config(tmp_path, **values):
     return str(path)
 
 
+STATION = {
+    "sensors": [{"name": "station", "driver": "simulated"}],
+    "fields": [{"id": "t", "reading": "temperature"}],
+}
+
+
 def test_check_ok_and_bad(tmp_path):
     runner = CliRunner()
-    good = _write_config(tmp_path, debug=True)
+    good = _write_config(tmp_path, debug=True, **STATION)
     result = runner.invoke(main, ["check", "--config", good])
     assert result.exit_code == 0 and "OK" in result.output
     bad = _write_config(tmp_path, debug=True, mwm=99999)
@@ -182,6 +188,8 @@ def test_template_zip_is_ready_to_use(tmp_path):
             "data.json",
             "requirements.txt",
             "iota-publisher-src.tar.gz",
+            "config.example.json",
+            "systemd/iota-publish.service",
         )
     }
     assert stat.S_IMODE(mode) == 0o600
@@ -320,7 +328,7 @@ def test_progress_shows_on_a_terminal_only(monkeypatch):
 def test_verbosity_goes_before_or_after_the_command(tmp_path):
     import logging
 
-    config = _write_config(tmp_path, debug=True)
+    config = _write_config(tmp_path, debug=True, **STATION)
     logger = logging.getLogger("iota_publisher")
     saved = logger.level, logger.handlers[:]
     expected = {
@@ -370,7 +378,7 @@ def test_module_entry_points(tmp_path):
     import subprocess
     import sys
 
-    config = _write_config(tmp_path, debug=True)
+    config = _write_config(tmp_path, debug=True, **STATION)
     for module in ("iota_publisher", "iota_publisher.cli"):
         run = subprocess.run(
             [sys.executable, "-m", module, "check", "-q", "--config", config],

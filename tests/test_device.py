@@ -109,7 +109,13 @@ def test_config_checks_data_types_with_config_errors(data_types, field):
 
 
 def test_config_with_good_data_types():
-    config = Config.from_mapping(base_config(dataTypes=[T, H], fields=[{"id": "temp"}]))
+    config = Config.from_mapping(
+        base_config(
+            dataTypes=[T, H],
+            sensors=[{"name": "station", "driver": "simulated"}],
+            fields=[{"id": "temp", "reading": "temperature"}],
+        )
+    )
     assert config.fields.rules[0].unit == "C"  # taken from the declared field
 
 

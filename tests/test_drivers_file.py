@@ -194,3 +194,40 @@ def test_file_bad_options(tmp_path, options, field):
     with pytest.raises(ConfigError) as info:
         create_driver("file", options)
     assert info.value.field == field
+
+
+def test_time_key_becomes_the_packet_time_through_a_config(tmp_path):
+    # back-filling history: each record's own time reaches the mapped payload
+    from iota_publisher.drivers import create_driver
+
+    from iota_publisher.config import load_config
+
+    (tmp_path / "log.jsonl").write_text(
+        '{"ts": 1556712000123, "temp": 21.5}\n{"ts": "2019-05-01T12:10:00Z", "temp": 22.0}\n'
+    )
+    config_path = tmp_path / "config.json"
+    config_path.write_text(
+        json.dumps(
+            {
+                "sensorId": "dev",
+                "secretKey": "key",
+                "sensors": [
+                    {
+                        "name": "log",
+                        "driver": "file",
+                        "options": {"path": "log.jsonl", "time_key": "ts", "units": {"temp": "C"}},
+                    }
+                ],
+                "fields": [{"id": "temp", "reading": "temp", "unit": "F"}],
+            }
+        )
+    )
+    config = load_config(config_path)
+    (sensor,) = config.sensors
+    times = []
+    with create_driver(sensor.driver, sensor.options) as source:
+        for _ in range(2):
+            mapped = config.fields.apply({"log": source.read()})
+            assert "ts" not in mapped.data
+            times.append(mapped.time)
+    assert times == [pytest.approx(1556712000.123), 1556712600.0]

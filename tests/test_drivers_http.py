@@ -90,7 +90,7 @@ def test_http_sends_headers_and_timeout():
     assert request.headers["Authorization"] == "Bearer t0ken"
     assert request.headers["Accept"] == "application/json"
     assert request.headers["User-Agent"].startswith("iota-publisher/")
-    assert request.req_kwargs["timeout"] == 4
+    assert request.req_kwargs["timeout"] == (4, 4)  # connecting, and each read
 
 
 @responses.activate
@@ -161,6 +161,22 @@ def test_http_tls_failure_is_permanent():
 
 
 @responses.activate
+def test_http_redirects_are_refused_and_answers_bounded():
+    responses.add(
+        responses.GET, URL, status=302, headers={"Location": "https://elsewhere.example/x?k=1"}
+    )
+    responses.add(responses.GET, URL, body=b"[" + b"1," * 600_000 + b"1]")
+    source = HttpSource(url=URL)
+    with pytest.raises(DriverError, match="HTTP 302 redirect to https://elsewhere.example") as info:
+        source.read()
+    assert not isinstance(info.value, (TransientError, SensorDataError))
+    assert len(responses.calls) == 1  # not followed
+    with pytest.raises(SensorDataError, match="larger than 1000000 bytes") as info:
+        source.read()
+    assert not isinstance(info.value, TransientError)
+
+
+@responses.activate
 def test_http_query_secrets_stay_out_of_messages():
     url = "https://api.example/weather?q=Berlin&appid=SECRET-APP-ID"
     responses.add(responses.GET, url, status=500)
@@ -177,6 +193,7 @@ def test_http_query_secrets_stay_out_of_messages():
             source.read()
         assert "SECRET-APP-ID" not in str(info.value)
         assert "SECRET-APP-ID" not in str(info.value.__cause__ or "")
+        assert "SECRET-APP-ID" not in str(info.value.__context__ or "")
         assert "https://api.example/weather?q=***&appid=***" in str(info.value)
     assert "SECRET" not in repr(source)
 

@@ -330,8 +330,8 @@ def test_open_bus_opens_smbus(monkeypatch):
 @pytest.mark.parametrize(
     ("error", "kind", "match"),
     [
-        (FileNotFoundError(2, "No such file or directory"), ConfigError, "i2c_arm=on"),
-        (PermissionError(13, "Permission denied"), ConfigError, "i2c' group"),
+        (FileNotFoundError(2, "No such file or directory"), SensorUnavailableError, "i2c_arm=on"),
+        (PermissionError(13, "Permission denied"), SensorUnavailableError, "i2c' group"),
         (OSError(25, "Inappropriate ioctl for device"), ConfigError, "not an I2C bus"),
         (OSError(16, "Device or resource busy"), SensorUnavailableError, "busy"),
     ],
@@ -349,6 +349,21 @@ def test_driver_names_itself_when_its_bus_fails(monkeypatch, sleeps):
     ) as info:
         BH1750(sleep=sleeps).read()
     assert info.value.driver == "bh1750"
+
+
+@pytest.mark.parametrize("driver", [BH1750, BME280])
+def test_absent_bus_is_a_failing_sensor_not_a_config_error(monkeypatch, sleeps, driver):
+    # no /dev/i2c-1 (I2C not enabled): transient, naming the device and the fix
+    _fake_smbus2(monkeypatch, FileNotFoundError(2, "No such file or directory"))
+    sensor = driver(sleep=sleeps)
+    with pytest.raises(SensorUnavailableError) as info:
+        sensor.read()
+    assert not isinstance(info.value, ConfigError)
+    assert isinstance(info.value, TransientError)
+    assert "/dev/i2c-1" in str(info.value) and "raspi-config" in str(info.value)
+    assert info.value.driver == driver.name
+    with pytest.raises(SensorUnavailableError):  # and again on the next read: retried
+        sensor.read()
 
 
 def test_open_bus_rejects_other_types():

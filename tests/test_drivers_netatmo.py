@@ -371,6 +371,7 @@ def test_bad_client_credentials(tmp_path, api, clock) -> None:
         (403, {"error": {"code": 26, "message": "User usage reached"}}),
         (429, {"error": {"code": 26, "message": "Too many requests"}}),
         (429, None),
+        (408, None),
         (500, {"error": {"code": 0, "message": "Internal error"}}),
         (503, None),
         (200, {"error": {"code": 41, "message": "Device is unreachable"}}),
@@ -402,6 +403,27 @@ def test_network_errors_are_transient(tmp_path, api, clock) -> None:
         pytest.raises(SensorUnavailableError, match="timed out after 5 s"),
     ):
         station.read()
+
+
+def test_redirects_are_refused_and_echoed_secrets_masked(tmp_path, api, clock) -> None:
+    api.add(
+        responses.POST,
+        TOKEN_URL,
+        status=307,
+        headers={"Location": "https://evil.example/steal"},
+    )
+    with make_netatmo(tmp_path, clock) as station, pytest.raises(DriverError) as info:
+        station.read()
+    assert "redirect to https://evil.example refused" in str(info.value)
+    assert not isinstance(info.value, TransientError)
+    assert len(calls_to(api, TOKEN_URL)) == 1 and not api.calls[1:]  # not followed
+    # a server echoing the form it was sent: the client secret and the token are masked
+    echo = f"bad request: client_secret={CLIENT_SECRET}&refresh_token={REFRESH_1}"
+    api.replace(responses.POST, TOKEN_URL, status=500, json={"error": echo})
+    with make_netatmo(tmp_path, clock) as station, pytest.raises(SensorUnavailableError) as info:
+        station.read()
+    assert "bad request" in str(info.value)
+    assert not any(secret in str(info.value) for secret in SECRETS)
 
 
 def test_other_api_errors_carry_code_and_message(tmp_path, api, clock) -> None:

@@ -96,7 +96,7 @@ def test_importing_the_sources_does_not_import_requests():
 # -- options prepared when a config is loaded --------------------------------------------
 
 
-def _config(tmp_path, sensors, **extra):
+def _config(tmp_path, sensors, reading="temperature", **extra):
     from iota_publisher.config import Config
 
     raw = {
@@ -104,7 +104,7 @@ def _config(tmp_path, sensors, **extra):
         "secretKey": "key",
         "debug": True,
         "sensors": sensors,
-        "fields": [{"id": "t", "reading": "temperature"}],
+        "fields": [{"id": "t", "reading": reading}],
         **extra,
     }
     return Config.from_mapping(raw, base_dir=tmp_path)
@@ -115,12 +115,14 @@ NETATMO = {"client_id": "id", "client_secret": "secret", "refresh_token": "token
 
 def test_netatmo_token_file_defaults_to_the_state_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    config = _config(tmp_path, [{"driver": "netatmo", "options": NETATMO}])
+    config = _config(tmp_path, [{"driver": "netatmo", "options": NETATMO}], "indoor.temperature")
     (sensor,) = config.sensors
     assert sensor.options["token_file"] == str(tmp_path / "state" / "netatmo-token.json")
     assert sensor.options["client_id"] == "id"
     given = {**NETATMO, "token_file": "tokens/mine.json"}
-    config = _config(tmp_path, [{"driver": "netatmo", "options": given}], stateDir="/var/x")
+    config = _config(
+        tmp_path, [{"driver": "netatmo", "options": given}], "indoor.temperature", stateDir="/var/x"
+    )
     assert config.sensors[0].options["token_file"] == "/var/x/tokens/mine.json"
 
 
@@ -130,7 +132,7 @@ def test_netatmo_creates_the_token_folder_on_first_save(tmp_path, monkeypatch):
     import responses
 
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    config = _config(tmp_path, [{"driver": "netatmo", "options": NETATMO}])
+    config = _config(tmp_path, [{"driver": "netatmo", "options": NETATMO}], "indoor.temperature")
     with responses.RequestsMock() as api:
         api.add(
             responses.POST,

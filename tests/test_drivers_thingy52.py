@@ -329,3 +329,23 @@ def test_bleak_missing(monkeypatch: pytest.MonkeyPatch) -> None:
         th.Thingy52(address=ADDRESS)
     with pytest.raises(ConfigError, match=r"pip install iota-publisher\[ble\]"):
         create_driver("thingy52", {"name": "Thingy"})
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        (RuntimeError("No Bluetooth adapters found."), "bluetoothctl list"),
+        (FileNotFoundError(2, "No such file or directory"), "bluetooth service"),
+    ],
+)
+def test_absent_adapter_is_a_failing_sensor(
+    fake: fakes.FakeBleClient, sleeps: list[float], error: Exception, hint: str
+) -> None:
+    async def no_adapter(**_: Any) -> Any:
+        raise error
+
+    with make_thingy(fake, no_adapter, sleeps, adapter="hci1") as thingy:
+        with pytest.raises(SensorUnavailableError, match=hint) as info:
+            thingy.read()
+    assert isinstance(info.value, TransientError) and not isinstance(info.value, ConfigError)
+    assert info.value.driver == "thingy52"

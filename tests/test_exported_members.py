@@ -103,6 +103,7 @@ def test_errors():
         "ProtocolError",
         "HttpError",
         "HttpUnavailableError",
+        "ExistingFileError",
         "StoreFullError",
         "StoreBusyError",
         "ReadingParkedError",

@@ -234,7 +234,6 @@ def test_a_cycle_is_found_and_named():
 # Each has, or is to get, a public name: trinary's tryte checks are exported by
 # iota_publisher.trinary, check_mwm by iota_publisher.pow. Shrink this list; never grow it.
 KNOWN_PRIVATE_IMPORTS = {
-    ("iota_publisher.config", "iota_publisher.trinary._codec"),
     ("iota_publisher.marketplace", "iota_publisher.trinary._codec"),
     ("iota_publisher.node", "iota_publisher.trinary._codec"),
     ("iota_publisher.testing", "iota_publisher.sandbox._http"),

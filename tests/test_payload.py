@@ -144,7 +144,7 @@ def test_device_fields_supply_units_and_are_checked():
         ([{"id": "a", "scale": "2"}], "fields[0].scale"),
         ([{"id": "a", "offset": math.nan}], "fields[0].offset"),
         ([{"id": "a", "round": 1.5}], "fields[0].round"),
-        ([{"id": "a", "colour": 1}], "fields[0]"),
+        ([{"id": "a", "colour": 1}], "fields[0].colour"),
     ],
 )
 def test_bad_field_config_names_the_entry(entries, field):
@@ -166,3 +166,68 @@ def test_device_fields_follow_the_blueprint(fields, path):
     with pytest.raises(InvalidInputError) as info:
         FieldMap.from_config([{"id": "ok"}], fields)
     assert info.value.field == path
+
+
+# -- units the reading does not carry; reading times -------------------------------------
+
+
+def test_a_unitless_reading_under_a_field_unit_names_field_and_reading():
+    from iota_publisher.drivers import Reading
+
+    fields = FieldMap.from_config([{"id": "temp", "reading": "t", "unit": "F"}, {"id": "h"}])
+    mapped = fields.apply({"s": {"t": Reading("t", 20.0), "h": Reading("h", 5)}})
+    assert mapped.data == {"h": 5}
+    assert "'temp'" in mapped.problems["temp"] and "'t'" in mapped.problems["temp"]
+    assert "no unit" in mapped.problems["temp"]
+    with_unit = fields.apply({"s": {"t": Reading("t", 20.0, "C"), "h": Reading("h", 5)}})
+    assert with_unit.data == {"temp": 68.0, "h": 5}
+
+
+def test_a_data_types_unit_is_a_label_for_a_unitless_reading():
+    from iota_publisher.drivers import Reading
+
+    data_types = [{"id": "temp", "name": "Temperature", "unit": "F"}]
+    fields = FieldMap.from_config([{"id": "temp", "reading": "t"}], data_types)
+    assert fields.rules[0].unit == "F" and not fields.rules[0].unit_given
+    assert fields.apply({"s": {"t": Reading("t", 20.0)}}).data == {"temp": 20.0}
+    assert fields.apply({"s": {"t": Reading("t", 20.0, "C")}}).data == {"temp": 68.0}
+
+
+def test_unit_problem():
+    from iota_publisher.payload import unit_problem
+
+    assert unit_problem("C", "F") == ""
+    assert "pressure" in unit_problem("C", "hPa")
+    assert "no unit" in unit_problem(None, "C")
+    assert unit_problem(None, "C", explicit=False) == ""
+    assert "unknown unit" in unit_problem("C", "parsecs")
+
+
+def test_an_unknown_field_unit_is_a_config_error_with_a_suggestion():
+    with pytest.raises(ConfigError, match="did you mean 'hPa'") as info:
+        FieldMap.from_config([{"id": "p", "unit": "hpa"}])
+    assert info.value.field == "fields[0].unit"
+
+
+def test_mapped_payload_carries_the_newest_reading_time():
+    from iota_publisher.drivers import Reading
+
+    fields = FieldMap.from_config([{"id": "a"}, {"id": "b"}, {"id": "c"}])
+    mapped = fields.apply(
+        {"s": {"a": Reading("a", 1, time=100.0), "b": Reading("b", 2, time=250.5)}}
+    )
+    assert mapped.time == 250.5 and set(mapped.problems) == {"c"}
+    assert fields.apply({"s": {"a": Reading("a", 1)}}).time is None
+
+
+def test_bad_data_types_are_config_errors():
+    for data_types, key in [
+        (5, "dataTypes"),
+        (
+            [{"id": "a", "name": "A", "unit": ""}, {"id": "a", "name": "B", "unit": ""}],
+            "dataTypes[1].id",
+        ),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            FieldMap.from_config([{"id": "a"}], data_types)
+        assert info.value.field == key

@@ -3,7 +3,10 @@ servers share, and the verification of a node's proof of work."""
 
 from __future__ import annotations
 
+import ast
+import re
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +66,128 @@ def test_one_stream_packet_everywhere():
 
     assert testing.StreamPacket is marketplace.StreamPacket is protocol.StreamPacket
     assert marketplace.STREAM_PAGE_SIZE is mp.STREAM_PAGE_SIZE
+
+
+# -- the guard: protocol literals live in the protocol package only ------------------------------
+
+
+def _sources() -> dict[str, ast.Module]:
+    """Every module of the package and of its drivers, parsed: ``{relative path: tree}``."""
+    import iota_publisher.drivers
+
+    import iota_publisher
+
+    roots = [Path(iota_publisher.__file__).parent, *map(Path, iota_publisher.drivers.__path__)]
+    trees = {}
+    for root in dict.fromkeys(roots):
+        for path in sorted(root.rglob("*.py")):
+            name = f"{root.name}/{path.relative_to(root).as_posix()}"
+            trees[name] = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return trees
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """ids of the docstring nodes of a module (they may name the header, in words)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _strings(tree: ast.Module) -> list[str]:
+    docs = _docstrings(tree)
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
+
+
+def _is_clip(node: ast.AST) -> bool:
+    """A function that puts text on one line (``" ".join(text.split())``) and cuts it
+    with ``...``: a copy of :func:`iota_publisher._http.clip`."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    joins = any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "join"
+        and isinstance(n.func.value, ast.Constant)
+        and n.func.value.value == " "
+        and any(
+            isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr == "split"
+            for a in n.args
+        )
+        for n in ast.walk(node)
+    )
+    cuts = any(isinstance(n, ast.Constant) and n.value == "..." for n in ast.walk(node))
+    return joins and cuts
+
+
+def test_protocol_literals_are_defined_once():
+    trees = _sources()
+    assert "iota_publisher/protocol/iri.py" in trees and "drivers/netatmo.py" in trees
+
+    header = [
+        name
+        for name, tree in trees.items()
+        for text in _strings(tree)
+        if "x-iota-api-version" in text.lower()
+    ]
+    assert header == ["iota_publisher/protocol/iri.py"], "the IRI header is spelled out twice"
+
+    page_sizes = []
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value = node.value
+                for target in targets:
+                    if (
+                        isinstance(target, ast.Name)
+                        and "PAGE" in target.id.upper()
+                        and isinstance(value, ast.Constant)
+                    ):
+                        page_sizes.append(f"{name}:{target.id}")
+            if (
+                isinstance(node, ast.keyword)
+                and "page" in (node.arg or "").lower()
+                and isinstance(node.value, ast.Constant)
+                and node.value.value == 20
+            ):
+                page_sizes.append(f"{name}:{node.arg}=20")
+        for text in _strings(tree):
+            if re.search(r"\bLIMIT\s+20\b", text, re.IGNORECASE):
+                page_sizes.append(f"{name}: {text[:40]!r}")
+    assert page_sizes == ["iota_publisher/protocol/marketplace.py:STREAM_PAGE_SIZE"]
+
+    clips = {
+        f"{name}:{node.name}"
+        for name, tree in trees.items()
+        for node in ast.walk(tree)
+        if _is_clip(node)
+    }
+    assert clips == {"iota_publisher/_text.py:clip"}
+
+
+def test_the_guard_finds_what_it_guards():
+    tree = ast.parse(
+        '''"""The X-IOTA-API-Version header, in words."""
+PAGE = 20
+H = {"X-IOTA-API-Version": "1"}
+
+
+def _clip(text):
+    """Cut."""
+    text = " ".join(text.split())
+    return text[:10] + "..."
+'''
+    )
+    assert [s for s in _strings(tree) if "X-IOTA" in s] == ["X-IOTA-API-Version"]
+    assert [n.name for n in ast.walk(tree) if _is_clip(n)] == ["_clip"]
 
 
 def test_answer_limits_grow_with_the_request():
@@ -131,6 +256,15 @@ def test_server_side_leniency():
     fails(lambda: iri.address_list([address[:-1] + "9"]), kind="trytes", index=0)
     assert iri.hash_list([], "bundles", empty=True) == []
     assert iri.tag_list(["AB"], empty=True) == ["AB" + "9" * 25]
+    # IRI pads tags with 9s: a longer tag ending in 9s is the same tag, for a server
+    assert iri.tag_list(["AB" + "9" * 79], padded=True) == ["AB" + "9" * 25]
+    fails(lambda: iri.tag_list(["AB" + "9" * 79]), kind="trytes", index=0)
+    fails(lambda: iri.tag_list(["A", "T" * 28], padded=True), kind="trytes", index=1)
+    fails(lambda: iri.tag_list(["T" * 82], padded=True), kind="trytes", index=0)
+    assert iri.string_list(["tcp://a:1"], "uris") == ["tcp://a:1"]
+    assert iri.string_list([], "uris", empty=True) == []
+    fails(lambda: iri.string_list("tcp://a:1", "uris"), kind="type", index=None)
+    fails(lambda: iri.string_list(["x", 3], "uris"), kind="type", index=1)
 
 
 @pytest.mark.parametrize(
@@ -192,14 +326,24 @@ def chained_without_work(message: str) -> list[str]:
 def test_zeroed_nonces_are_rejected():
     with pytest.raises(ProtocolError):
         iri.check_attached(zero_nonces(attached("A" * 3000)), TRUNK, BRANCH, 5)
-    # at weight 1 a third of all hashes qualify without any work: the nonce gives them away
+
+
+def test_an_all_9_nonce_with_the_weight_is_valid_work():
+    # a search that starts from the transaction's own nonce (IRI's, ours) returns the
+    # all-9 nonce when the hash already has the weight: that answer is right, not lazy
     lucky = next(
         t
         for t in (chained_without_work(m) for m in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         if trailing_zeros(Transaction.from_trytes(t[0]).hash) >= 1
     )
-    with pytest.raises(ProtocolError, match="no nonce"):
-        iri.check_attached(lucky, TRUNK, BRANCH, 1)
+    iri.check_attached(lucky, TRUNK, BRANCH, 1)
+    unlucky = next(
+        t
+        for t in (chained_without_work(m) for m in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        if trailing_zeros(Transaction.from_trytes(t[0]).hash) == 0
+    )
+    with pytest.raises(ProtocolError, match="proof of work"):
+        iri.check_attached(unlucky, TRUNK, BRANCH, 1)
 
 
 def test_a_bundle_on_other_tips_is_rejected():
@@ -226,6 +370,46 @@ def test_marketplace_endpoints():
     assert mp.ENDPOINTS["newData"] == "POST" and mp.ENDPOINTS["stream"] == "GET"
     assert mp.REPEATABLE == {"newData", "devices", "user", "stream"}
     assert "purchaseStream" not in mp.REPEATABLE and "user" in mp.SECRET_ANSWERS
+
+
+def _device() -> dict:
+    from iota_publisher.sandbox import DEMO_DEVICE
+
+    return dict(DEMO_DEVICE, sensorId="dev", owner="me")
+
+
+_CALLS = {  # endpoint -> a client call that sends it once
+    "newData": lambda c: c.new_data("dev", "sk-4711", root="R" * 81, sidekey="K" * 81, time=1),
+    "newDevice": lambda c: c.new_device("key-4711", _device()),
+    "devices": lambda c: c.devices(),
+    "delete": lambda c: c.delete_device("key-4711", "dev"),
+    "user": lambda c: c.user("me", api_key="key-4711"),
+    "wallet": lambda c: c.wallet("me", api_key="key-4711"),
+    "purchaseStream": lambda c: c.purchase_stream("me", "dev", api_key="key-4711"),
+    "stream": lambda c: c.stream("dev", "me", api_key="key-4711"),
+}
+
+
+@pytest.mark.parametrize("repeatable", [mp.REPEATABLE, frozenset(mp.ENDPOINTS)])
+def test_the_client_retries_what_the_protocol_counts_repeatable(monkeypatch, repeatable):
+    import responses
+
+    from iota_publisher._http import RetryPolicy
+    from iota_publisher.errors import MarketplaceUnavailableError
+    from iota_publisher.marketplace import MarketplaceClient
+
+    assert set(_CALLS) == set(mp.ENDPOINTS)
+    monkeypatch.setattr(mp, "REPEATABLE", repeatable)
+    policy = RetryPolicy(attempts=2, base_delay=0, jitter=0)
+    api = "https://mp.example/api"
+    with MarketplaceClient(api, retry_policy=policy, sleep=lambda _s: None) as client:
+        for endpoint, call in _CALLS.items():
+            with responses.RequestsMock() as mock:
+                method = getattr(responses, mp.ENDPOINTS[endpoint])
+                mock.add(method, f"{api}/{endpoint}", status=503, json={"error": "busy"})
+                with pytest.raises(MarketplaceUnavailableError):
+                    call(client)
+                assert len(mock.calls) == (2 if endpoint in repeatable else 1), endpoint
 
 
 def test_new_data_request_shape():

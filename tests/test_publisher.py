@@ -130,6 +130,21 @@ class TestDebugMode:
         assert node.store_calls == 0 and market.registered == []
         assert not (tmp_path / "state").exists()
 
+    def test_credentials_in_urls_are_not_logged(self, tmp_path, node, market, caplog):
+        import logging
+
+        caplog.set_level(logging.DEBUG)
+        cfg = make_config(
+            tmp_path,
+            debug=True,
+            provider="http://user:NODEPASSWORD@node.example:14265/?key=NODEQUERYKEY",
+            endpoint="https://market.example/api/newData?token=MARKETTOKEN",
+        )
+        publisher(cfg, node, market, out=io.StringIO()).publish({"temp": 21.5})
+        assert "node.example:14265" in caplog.text and "market.example" in caplog.text
+        for secret in ("NODEPASSWORD", "NODEQUERYKEY", "MARKETTOKEN"):
+            assert secret not in caplog.text
+
 
 class TestPublish:
     def test_end_to_end(self, tmp_path, node, market):

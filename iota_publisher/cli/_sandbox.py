@@ -41,20 +41,31 @@ __all__ = ["sandbox"]
     default="sandbox-config.json",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="Where to write a ready config for the demo device.",
+    help="Where to write a ready config for the demo device (kept up to date, edits kept).",
 )
-def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the --config file with a fresh one, even if the sandbox did not write it.",
+)
+def sandbox(port: int, mwm: int, data_dir: str, config_path: str, force: bool) -> None:
     """Run a local legacy IOTA node and Data Marketplace on 127.0.0.1.
 
     Prints both URLs, the demo user (id, API key) and the demo device (id,
     secret key), writes a live config for that device, and serves until
     Ctrl-C or SIGTERM. Then `iota-publish run --config sandbox-config.json`
     publishes for real, and `iota-publish fetch` reads it back.
+
+    At the next start the config keeps your edits (interval, sensors, fields,
+    debug...): only the device, its key and the URLs are brought up to date.
+    A file the sandbox did not write is never replaced without --force.
     """
-    from ..errors import ConfigError
+    import os
+
+    from ..errors import ConfigError, ExistingFileError
     from ..sandbox import Sandbox, SandboxError
     from ..sandbox.market import MarketError
-    from ._common import EXIT_FAILURE, CliError
+    from ._common import EXIT_CONFIG, EXIT_FAILURE, CliError
 
     stop = threading.Event()
 
@@ -76,10 +87,26 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
                 # the demo user reads back its own device's stream: bought up front so that
                 # `iota-publish fetch --device` just works
                 sb.market.purchase(sb.user_id, device_id)
-                written = sb.write_config(config_path)
-            except (MarketError, ConfigError, OSError) as exc:
+            except (MarketError, OSError) as exc:
                 raise CliError(
                     f"the sandbox could not set up its demo device: {exc}", EXIT_FAILURE
+                ) from exc
+            existed = os.path.lexists(config_path)
+            written = problem = None
+            try:
+                written = sb.write_config(config_path, force=force)
+            except ExistingFileError as exc:
+                raise CliError(
+                    f"{exc.path} {exc.reason}; it is left as it is "
+                    "(--force replaces it, --config writes another file)",
+                    EXIT_CONFIG,
+                ) from None
+            except ConfigError as exc:
+                problem = exc.__cause__ or exc  # the user's edits do not validate
+            except OSError as exc:
+                raise CliError(
+                    f"the sandbox could not write {config_path}: {exc.strerror or exc}",
+                    EXIT_FAILURE,
                 ) from exc
             echo = click.echo
             echo(f"iota-publisher sandbox (state in {data_dir}; delete it to reset)")
@@ -87,9 +114,18 @@ def sandbox(port: int, mwm: int, data_dir: str, config_path: str) -> None:
             echo(f"  marketplace API:        {sb.api_url}   (newData: {sb.endpoint})")
             echo(f"  demo user:              userId {sb.user_id}   apiKey {sb.api_key}")
             echo(f"  demo device:            sensorId {device_id}   secretKey {secret_key}")
-            echo(f"  wrote {written} (live, simulated weather station)")
+            if written is None:
+                echo(
+                    f"  did NOT update {config_path}: {problem}; fix it "
+                    f"(iota-publish check --config {config_path}), or start with --force "
+                    "for a fresh one"
+                )
+            elif existed and not force:
+                echo(f"  updated {written} (device, key and URLs; your other settings kept)")
+            else:
+                echo(f"  wrote {written} (live, simulated weather station)")
             echo("try:")
-            echo(f"  iota-publish run --config {written} --count 3")
+            echo(f"  iota-publish run --config {config_path} --count 3")
             echo(
                 f"  iota-publish fetch --provider {sb.node_url} --device {device_id} "
                 f"--user {sb.user_id} --api-key {sb.api_key} --api {sb.api_url}"

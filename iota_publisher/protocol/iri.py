@@ -74,6 +74,7 @@ __all__ = [
     "mwm",
     "require",
     "store_transactions",
+    "string_list",
     "tag_list",
     "tips_answer",
     "transaction_list",
@@ -317,10 +318,43 @@ def address_list(
     return out
 
 
-def tag_list(values: object, name: str = "tags", *, empty: bool = False) -> list[str]:
-    """Tags of up to 27 trytes, padded with ``9`` to 27 (as IRI stores them)."""
-    checked = tryte_list(values, name, max_length=TAG_LENGTH, empty=empty)
-    return [pad_trytes(t, TAG_LENGTH) for t in checked]
+def tag_list(
+    values: object, name: str = "tags", *, empty: bool = False, padded: bool = False
+) -> list[str]:
+    """Tags of up to 27 trytes, padded with ``9`` to 27 (as IRI stores them).
+
+    With ``padded`` (a server's leniency), a tag of up to 81 trytes whose
+    trytes beyond the 27th are all ``9`` is that padding of its first 27:
+    IRI pads tags with ``9``, so it is the same tag."""
+    if not padded:
+        checked = tryte_list(values, name, max_length=TAG_LENGTH, empty=empty)
+        return [pad_trytes(t, TAG_LENGTH) for t in checked]
+    out = []
+    for i, tag in enumerate(tryte_list(values, name, max_length=HASH_LENGTH, empty=empty)):
+        if tag[TAG_LENGTH:].strip("9"):
+            raise ProtocolError(
+                name,
+                f"must be at most {TAG_LENGTH} trytes long (or padded with 9), not {len(tag)}",
+                kind="trytes",
+                index=i,
+            )
+        out.append(pad_trytes(tag[:TAG_LENGTH], TAG_LENGTH))
+    return out
+
+
+def string_list(
+    values: object, name: str, *, empty: bool = False, limit: int | None = MAX_REQUEST_LIST
+) -> list[str]:
+    """A list of strings of any content (neighbour URIs)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ProtocolError(name, "must be a list of strings", kind="type")
+    checked = list(_entries(values, name, empty, limit))
+    for i, value in enumerate(checked):
+        if not isinstance(value, str):
+            raise ProtocolError(
+                name, f"must be a string, not {type(value).__name__}", kind="type", index=i
+            )
+    return checked
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -446,20 +480,17 @@ def check_attached(attached: Sequence[str], trunk: str, branch: str, mwm_: int) 
     """Check attached trytes as attachToTangle must have made them (for remote PoW).
 
     One consistent bundle (indexes, bundle hash), every hash with at least
-    ``mwm_`` trailing zero trits and a nonce that is not all ``9``, the
-    chaining attachToTangle makes: the head (highest index) approves
-    ``trunk`` and ``branch``, every other transaction has the next index's
-    hash as trunk and ``trunk`` as branch.
+    ``mwm_`` trailing zero trits (the work itself: a node that did none is
+    caught here; an all-``9`` nonce is no sign of that, since a search that
+    starts from the transaction's own nonce, as IRI's does, returns it when
+    the hash already has the weight), and the chaining attachToTangle makes:
+    the head (highest index) approves ``trunk`` and ``branch``, every other
+    transaction has the next index's hash as trunk and ``trunk`` as branch.
     """
     try:
         txs = validate_bundle(list(attached), mwm=mwm_)
     except InvalidInputError as exc:
         raise ProtocolError("trytes", f"are not an attached bundle: {exc}") from exc
-    for tx in txs:
-        if not tx.nonce.strip("9"):
-            raise ProtocolError(
-                "trytes", f"transaction {tx.current_index} has no nonce", index=tx.current_index
-            )
     head = txs[-1]
     if (head.trunk_transaction, head.branch_transaction) != (trunk, branch):
         raise ProtocolError("trytes", "do not approve the tips given", kind="format")

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..protocol.iri import API_VERSION_HEADER
+
 __all__ = ["JsonServer", "Request", "Route"]
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 _DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body up to this is read and dropped
 _CORS = {
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, X-IOTA-API-Version",
+    "Access-Control-Allow-Headers": f"Content-Type, {API_VERSION_HEADER}",
 }
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")

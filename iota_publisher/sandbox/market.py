@@ -58,7 +58,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..marketplace import STREAM_PAGE_SIZE, validate_device
+from ..marketplace import validate_device
+from ..protocol.marketplace import STREAM_PAGE_SIZE
 from ..trinary import TRYTE_ALPHABET, is_trytes, trits_to_trytes, trytes_to_trits
 from ..trinary.signing import address, digests, key, subseed
 from ._db import Database

@@ -1,12 +1,15 @@
 """A legacy IRI API node for one machine, its Tangle kept in SQLite.
 
 Speaks the HTTP API the publisher, the reference libraries and PyOTA use:
-``POST`` a JSON ``{"command": ..., ...}`` with the header
-``X-IOTA-API-Version``. Answers are JSON objects with ``duration`` (ms);
-refusals are ``{"error": "...", "duration": ms}`` with HTTP 400, worded as
-IRI words them (``Invalid API Version``, ``Command [x] is unknown``,
-``Invalid trytes input``, ``Invalid parameters``) plus a detail after a
-colon where IRI says nothing useful.
+``POST`` a JSON ``{"command": ..., ...}`` with the API version header
+(:data:`~iota_publisher.protocol.iri.API_VERSION_HEADER`). Answers are JSON
+objects with ``duration`` (ms); refusals are ``{"error": "...", "duration":
+ms}`` with HTTP 400, worded as IRI words them (``Invalid API Version``,
+``Command [x] is unknown``, ``Invalid trytes input``, ``Invalid
+parameters``) plus a detail after a colon where IRI says nothing useful.
+Parameters are checked by :mod:`iota_publisher.protocol.iri` (the checks the
+client makes, with the leniency below) and refused in the words of
+:func:`~iota_publisher.protocol.iri.iri_message`.
 
 What it checks before storing (``storeTransactions``; ``broadcastTransactions``
 checks the same and stores nothing, since a sandbox has no neighbours):
@@ -66,12 +69,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._version import __version__
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ProtocolError
 from ..pow import attach_to_tangle, check_mwm
-from ..trinary import Transaction, is_trytes, pad_trytes, transaction_hash, validate_bundle
+from ..protocol import iri
+from ..protocol.iri import (
+    API_VERSION_HEADER,
+    MAX_BODY_LENGTH,
+    MAX_FIND_TRANSACTIONS,
+    MAX_GET_TRYTES,
+    MAX_REQUEST_LIST,
+    MAX_TIMESTAMP_AHEAD,
+    NULL_HASH,
+    NULL_TRYTES,
+    TRANSACTION_LENGTH,
+    iri_message,
+    require,
+)
+from ..trinary import Transaction, transaction_hash, validate_bundle
 from ..trinary.bundle import trailing_zeros
-from ..trinary.checksum import strip_checksum
-from ..trinary.transaction import TRANSACTION_LENGTH
 from ._db import Database
 from ._http import Request
 
@@ -79,16 +94,7 @@ __all__ = ["ApiError", "SandboxNode"]
 
 log = logging.getLogger(__name__)
 
-NULL_HASH = "9" * 81
-NULL_TRYTES = "9" * TRANSACTION_LENGTH
-API_VERSION_HEADER = "X-IOTA-API-Version"
-MAX_REQUEST_LIST = 1_000  # IRI's maxRequestsList: trytes per store/broadcast/attach, keys per find
-MAX_GET_TRYTES = 10_000  # IRI's maxGetTrytes
-MAX_FIND_TRANSACTIONS = 100_000  # IRI's maxFindTransactions
-MAX_DEPTH = 15  # IRI's maxDepth
-MAX_BODY = 1_000_000  # IRI's maxBodyLength (characters)
 FEATURES = ("RemotePOW", "WereAddressesSpentFrom", "testnet")  # IRI's names
-FUTURE_LIMIT = 2 * 3600  # seconds a timestamp may lie ahead of the node's clock (IRI's limit)
 _SQL_CHUNK = 500  # values per IN (...) clause
 _HASH_CACHE = 4096  # transaction hashes remembered (by trytes) between requests
 
@@ -166,71 +172,19 @@ def _marks(values: Sequence[str]) -> str:
     return ",".join("?" * len(values))
 
 
-# -- request parameters (IRI's wording) ---------------------------------------------------
-
-
-def _require(request: dict[str, Any], name: str) -> Any:
-    if name not in request:
-        raise ApiError(f"Invalid parameters: {name!r} is missing")
-    return request[name]
-
-
-def _strings(
-    request: dict[str, Any], name: str, *, empty: bool = False, limit: int = MAX_REQUEST_LIST
-) -> list[str]:
-    values = _require(request, name)
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ApiError(f"Invalid {name} input: expected a list of tryte strings")
-    if not values and not empty:
-        raise ApiError(f"Invalid {name} input: the list is empty")
-    if len(values) > limit:
-        raise ApiError(f"Could not complete request: more than {limit} {name}")
-    return values
+# -- request parameters: the checks of protocol.iri, with the leniency IRI has ---------------------
 
 
 def _hashes(
-    request: dict[str, Any], name: str, *, empty: bool = False, limit: int = MAX_REQUEST_LIST
+    request: dict[str, Any], name: str, *, limit: int | None = MAX_REQUEST_LIST
 ) -> list[str]:
-    values = _strings(request, name, empty=empty, limit=limit)
-    for v in values:
-        if not is_trytes(v, 81):
-            raise ApiError(f"Invalid {name} input: {v[:90]!r} is not 81 trytes")
-    return values
+    """A list of 81-tryte hashes; an empty one is answered as IRI does (empty)."""
+    return iri.hash_list(require(request, name), name, empty=True, limit=limit)
 
 
-def _addresses(
-    request: dict[str, Any], name: str = "addresses", *, empty: bool = False
-) -> list[str]:
-    out = []
-    for given in _strings(request, name, empty=empty):
-        v = given
-        if is_trytes(v, 90):
-            try:
-                v = strip_checksum(v)
-            except InvalidInputError as exc:
-                raise ApiError(f"Invalid {name} input: {exc}") from exc
-        if not is_trytes(v, 81):
-            raise ApiError(
-                f"Invalid {name} input: {v[:90]!r} is not 81 trytes (or 90 with a checksum)"
-            )
-        out.append(v)
-    return out
-
-
-def _hash_param(request: dict[str, Any], name: str) -> str:
-    value = _require(request, name)
-    if not is_trytes(value, 81):
-        raise ApiError(f"Invalid {name} input: expected 81 trytes")
-    return value
-
-
-def _int_param(request: dict[str, Any], name: str) -> int:
-    value = _require(request, name)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # JSON numbers from some clients
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(f"Invalid {name} input: expected an integer, not {value!r}")
-    return value
+def _addresses(request: dict[str, Any], name: str = "addresses") -> list[str]:
+    """81-tryte addresses, or 90 with their checksum; the list may be empty."""
+    return iri.address_list(require(request, name), name, empty=True, checksum=True)
 
 
 class SandboxNode:
@@ -264,7 +218,7 @@ class SandboxNode:
         self._hashes: OrderedDict[str, str] = OrderedDict()  # trytes -> hash, least recent first
         self.db = Database(path, _SCHEMA)
         self._commands: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "getNodeInfo": self._get_node_info,
+            iri.GET_NODE_INFO: self._get_node_info,
             "getNodeAPIConfiguration": self._get_node_api_configuration,
             "getNeighbors": lambda _r: {"neighbors": []},
             # a sandbox has no peers: neighbours are neither added nor removed, as IRI answers
@@ -273,15 +227,15 @@ class SandboxNode:
             "removeNeighbors": lambda r: {"removedNeighbors": self._no_neighbors(r)},
             "getTips": self._get_tips,
             "getMissingTransactions": lambda _r: {"hashes": []},
-            "getTransactionsToApprove": self._get_transactions_to_approve,
-            "attachToTangle": self._attach_to_tangle,
+            iri.GET_TRANSACTIONS_TO_APPROVE: self._get_transactions_to_approve,
+            iri.ATTACH_TO_TANGLE: self._attach_to_tangle,
             "interruptAttachingToTangle": lambda _r: {},
-            "storeTransactions": self._store_transactions,
-            "broadcastTransactions": self._broadcast_transactions,
-            "findTransactions": self._find_transactions,
-            "getTrytes": self._get_trytes,
+            iri.STORE_TRANSACTIONS: self._store_transactions,
+            iri.BROADCAST_TRANSACTIONS: self._broadcast_transactions,
+            iri.FIND_TRANSACTIONS: self._find_transactions,
+            iri.GET_TRYTES: self._get_trytes,
             "getInclusionStates": self._get_inclusion_states,
-            "checkConsistency": self._check_consistency,
+            iri.CHECK_CONSISTENCY: self._check_consistency,
             "getBalances": self._get_balances,
             "wereAddressesSpentFrom": self._were_addresses_spent_from,
         }
@@ -323,6 +277,10 @@ class SandboxNode:
             return 400, {"error": f"Command [{command}] is unknown"}
         try:
             return 200, handler(body)
+        except ProtocolError as exc:  # a parameter check of protocol.iri, worded as IRI words it
+            message = iri_message(exc)
+            log.info("%s refused: %s", command, message)
+            return 400, {"error": message}
         except ApiError as exc:
             log.info("%s refused: %s", command, exc)
             return exc.status, {"error": str(exc)}
@@ -374,14 +332,14 @@ class SandboxNode:
             "maxFindTransactions": MAX_FIND_TRANSACTIONS,
             "maxRequestsList": MAX_REQUEST_LIST,
             "maxGetTrytes": MAX_GET_TRYTES,
-            "maxBodyLength": MAX_BODY,
+            "maxBodyLength": MAX_BODY_LENGTH,
             "testNet": True,
             "milestoneStartIndex": 0,
         }
 
     @staticmethod
     def _no_neighbors(request: dict[str, Any]) -> int:
-        _strings(request, "uris", empty=True)
+        iri.string_list(require(request, "uris"), "uris", empty=True)
         return 0
 
     def _get_tips(self, _request: dict[str, Any]) -> dict[str, Any]:
@@ -390,12 +348,10 @@ class SandboxNode:
         return {"hashes": [r[0] for r in rows]}
 
     def _get_transactions_to_approve(self, request: dict[str, Any]) -> dict[str, Any]:
-        depth = _int_param(request, "depth")
-        if not 0 <= depth <= MAX_DEPTH:
-            raise ApiError(f"Invalid depth input: {depth} is not in 0..{MAX_DEPTH}")
+        iri.depth(require(request, "depth"), low=0, floats=True)  # IRI accepts a depth of 0
         # a null reference is no reference (clients that build requests from options send one)
         given = request.get("reference")
-        reference = _hash_param(request, "reference") if given is not None else None
+        reference = iri.hash_value(given, "reference") if given is not None else None
         with self.db.connect() as conn:
             # the two newest tips that are tails of complete, valid bundles
             rows = conn.execute(
@@ -421,9 +377,9 @@ class SandboxNode:
         return {"trunkTransaction": trunk, "branchTransaction": branch}
 
     def _attach_to_tangle(self, request: dict[str, Any]) -> dict[str, Any]:
-        trunk = _hash_param(request, "trunkTransaction")
-        branch = _hash_param(request, "branchTransaction")
-        mwm = _int_param(request, "minWeightMagnitude")
+        trunk = iri.hash_value(require(request, "trunkTransaction"), "trunkTransaction")
+        branch = iri.hash_value(require(request, "branchTransaction"), "branchTransaction")
+        mwm = iri.mwm(require(request, "minWeightMagnitude"), floats=True)
         if mwm < self.mwm:
             raise ApiError(
                 f"Invalid minWeightMagnitude input: {mwm} is below this node's {self.mwm}"
@@ -433,17 +389,10 @@ class SandboxNode:
                 f"Invalid minWeightMagnitude input: {mwm} is above the {self.max_attach_mwm} "
                 "this node searches for"
             )
-        trytes = _strings(request, "trytes", empty=True)
-        indexes = []
-        for i, t in enumerate(trytes):
-            if not is_trytes(t, TRANSACTION_LENGTH):
-                raise ApiError(
-                    f"Invalid trytes input: transaction {i} is not {TRANSACTION_LENGTH} trytes"
-                )
-            try:
-                indexes.append(Transaction.from_trytes(t).current_index)
-            except InvalidInputError as exc:
-                raise ApiError(f"Invalid trytes input: transaction {i}: {exc}") from exc
+        trytes = iri.tryte_list(
+            require(request, "trytes"), "trytes", length=TRANSACTION_LENGTH, empty=True
+        )
+        indexes = [iri.transaction_of(t, i).current_index for i, t in enumerate(trytes)]
         if not trytes:
             return {"trytes": []}
         # chained from the highest index down, whatever order they came in (IRI sorts them too)
@@ -456,7 +405,7 @@ class SandboxNode:
         return {"trytes": attached}
 
     def _store_transactions(self, request: dict[str, Any]) -> dict[str, Any]:
-        checked = self._check_each(_strings(request, "trytes"))
+        checked = self._check_each(iri.transaction_list(require(request, "trytes")))
         if not checked:
             return {}  # all stored already
         with self._write_lock, self.db.write() as conn:
@@ -468,7 +417,7 @@ class SandboxNode:
         return {}
 
     def _broadcast_transactions(self, request: dict[str, Any]) -> dict[str, Any]:
-        checked = self._check_each(_strings(request, "trytes"))
+        checked = self._check_each(iri.transaction_list(require(request, "trytes")))
         if checked:
             with self.db.connect() as conn:
                 self._plan(conn, checked)  # no neighbours: checked, then accepted
@@ -477,22 +426,19 @@ class SandboxNode:
     def _find_transactions(self, request: dict[str, Any]) -> dict[str, Any]:
         keys: list[tuple[list[str], tuple[str, ...]]] = []
         if "addresses" in request:
-            keys.append((_addresses(request, empty=True), ("address",)))
+            keys.append((_addresses(request), ("address",)))
         if "bundles" in request:
-            keys.append((_hashes(request, "bundles", empty=True), ("bundle",)))
+            keys.append((_hashes(request, "bundles"), ("bundle",)))
         if "tags" in request:
-            tags = _strings(request, "tags", empty=True)
-            padded = []
-            for tag in tags:
-                # IRI pads tags with 9s, so a longer one ending in 9s is the same tag
-                if not is_trytes(tag) or len(tag) > 81 or tag[27:].strip("9"):
-                    raise ApiError(f"Invalid tags input: {tag[:30]!r} is not up to 27 trytes")
-                padded.append(pad_trytes(tag[:27], 27))
-            keys.append((padded, ("tag", "obsolete_tag")))
+            # IRI pads tags with 9s, so a longer one ending in 9s is the same tag
+            tags = iri.tag_list(request["tags"], "tags", empty=True, padded=True)
+            keys.append((tags, ("tag", "obsolete_tag")))
         if "approvees" in request:
-            keys.append((_hashes(request, "approvees", empty=True), ("trunk", "branch")))
+            keys.append((_hashes(request, "approvees"), ("trunk", "branch")))
         if not keys:
-            raise ApiError("Invalid parameters: give addresses, bundles, tags or approvees")
+            raise ProtocolError(
+                "addresses", "(or bundles, tags or approvees) must be given", kind="missing"
+            )
         found: dict[str, int] | None = None  # hash -> rowid, the intersection so far
         with self.db.connect() as conn:
             for values, columns in keys:
@@ -517,19 +463,19 @@ class SandboxNode:
         return {"hashes": sorted(found, key=found.__getitem__)}
 
     def _get_trytes(self, request: dict[str, Any]) -> dict[str, Any]:
-        hashes = _hashes(request, "hashes", empty=True, limit=MAX_GET_TRYTES)
+        hashes = _hashes(request, "hashes", limit=MAX_GET_TRYTES)
         stored = self._lookup(hashes, "trytes")
         return {"trytes": [stored.get(h, NULL_TRYTES) for h in hashes]}
 
     def _get_inclusion_states(self, request: dict[str, Any]) -> dict[str, Any]:
-        hashes = _hashes(request, "transactions", empty=True)
+        hashes = _hashes(request, "transactions")
         if "tips" in request:  # older IRI required them; later ones ignore them
-            _hashes(request, "tips", empty=True)  # checked; every stored transaction is confirmed
+            _hashes(request, "tips")  # checked; every stored transaction is confirmed
         stored = self._lookup(hashes, "hash")
         return {"states": [h in stored for h in hashes]}
 
     def _check_consistency(self, request: dict[str, Any]) -> dict[str, Any]:
-        tails = _hashes(request, "tails", empty=True)
+        tails = _hashes(request, "tails")
         with self.db.connect() as conn:
             rows = {
                 r["hash"]: r
@@ -557,12 +503,12 @@ class SandboxNode:
         return {"state": True}
 
     def _get_balances(self, request: dict[str, Any]) -> dict[str, Any]:
-        addresses = _addresses(request, empty=True)
+        addresses = _addresses(request)
         if "threshold" in request:  # older IRI required 100; later ones ignore it
-            threshold = _int_param(request, "threshold")
+            threshold = iri.integer(request["threshold"], "threshold", floats=True)
             if not 0 < threshold <= 100:
                 raise ApiError("Illegal 'threshold'")
-        tips = _hashes(request, "tips", empty=True) if "tips" in request else []
+        tips = _hashes(request, "tips") if "tips" in request else []
         with self.db.connect() as conn:
             milestone, index = self._meta(conn)
         return {
@@ -573,7 +519,7 @@ class SandboxNode:
         }
 
     def _were_addresses_spent_from(self, request: dict[str, Any]) -> dict[str, Any]:
-        return {"states": [False] * len(_addresses(request, empty=True))}
+        return {"states": [False] * len(_addresses(request))}
 
     # -- storing ----------------------------------------------------------------------
 
@@ -606,23 +552,17 @@ class SandboxNode:
 
     def _check_each(self, trytes: Sequence[str]) -> list[_Checked]:
         """IRI's per-transaction checks of the transactions not stored yet (those were
-        checked when they were); duplicates collapse. Raises :class:`ApiError`."""
-        for i, t in enumerate(trytes):
-            if not is_trytes(t, TRANSACTION_LENGTH):
-                raise ApiError(
-                    f"Invalid trytes input: transaction {i} is not {TRANSACTION_LENGTH} trytes"
-                )
+        checked when they were); duplicates collapse. ``trytes`` passed
+        :func:`~iota_publisher.protocol.iri.transaction_list`. Raises :class:`ApiError`
+        (or :class:`ProtocolError` for trytes that do not decode)."""
         hashes = [self.hash_of(t) for t in trytes]
         stored = self._lookup(hashes, "hash")
-        horizon = self._clock() + FUTURE_LIMIT
+        horizon = self._clock() + MAX_TIMESTAMP_AHEAD
         out: dict[str, _Checked] = {}
         for i, (t, h) in enumerate(zip(trytes, hashes, strict=True)):
             if h in stored or h in out:
                 continue
-            try:
-                tx = Transaction.from_trytes(t)
-            except InvalidInputError as exc:
-                raise ApiError(f"Invalid trytes input: transaction {i}: {exc}") from exc
+            tx = iri.transaction_of(t, i)
             if tx.value != 0:
                 raise ApiError(
                     f"Invalid trytes input: transaction {i} moves {tx.value} IOTA; this sandbox "

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from .._files import write_private
+from ..errors import ConfigError, ExistingFileError
 from ..pow import check_mwm
+from ..protocol.iri import MAX_BODY_LENGTH
 from ._db import SandboxError
 from ._http import JsonServer
 from .market import DEMO_DEVICE, DEMO_USER_ID, SandboxMarket
-from .node import MAX_BODY, SandboxNode
+from .node import SandboxNode
 
 __all__ = ["Sandbox"]
 
@@ -20,6 +24,9 @@ NODE_DB = "node.db"
 MARKET_DB = "market.db"
 LOCK_NAME = "sandbox.lock"
 PUBLISHER_STATE = "publisher"  # the stateDir a written config points at
+CONFIG_RECORD = "configs.json"  # the configs written: path -> device id, digest
+#: the keys of a written config that follow the sandbox; the rest is the user's to edit
+OWNED_KEYS = ("sensorId", "secretKey", "provider", "endpoint", "serverUrl")
 
 
 class Sandbox:
@@ -109,7 +116,7 @@ class Sandbox:
                         self.host,
                         port,
                         service.route,
-                        max_body=MAX_BODY,
+                        max_body=MAX_BODY_LENGTH,
                         name=f"sandbox {name}",
                         allowed_origin=self.allowed_origin,
                     )
@@ -206,17 +213,106 @@ class Sandbox:
             "dataTypes": DEMO_DEVICE["dataTypes"],
         }
 
-    def write_config(self, path: str | os.PathLike[str], *, interval: float = 5.0) -> Path:
-        """Write :meth:`config` to ``path`` (``0600``: it holds the device's secret key)."""
+    def write_config(
+        self, path: str | os.PathLike[str], *, interval: float = 5.0, force: bool = False
+    ) -> Path:
+        """Write :meth:`config` to ``path`` (``0600``: it holds the device's secret key).
+
+        Nothing of the user's is lost. A config that this sandbox wrote before
+        (its data directory keeps a record of the path, the device and a
+        digest of what was written; without one, a config for the demo device
+        whose ``stateDir`` is in this data directory) keeps every edit: only
+        the keys the sandbox owns are brought up to date (:data:`OWNED_KEYS`,
+        ``stateDir`` when absent, ``mwm`` when below the node's). Any other
+        file at ``path`` is left as it is (:class:`ExistingFileError`) unless
+        ``force``, which replaces it with a fresh config. The file appears
+        whole (written aside, then renamed). A result that does not validate
+        (an edit gone wrong) is a :class:`ConfigError` and is not written.
+        ``interval`` is that of a fresh config; an existing one keeps its own.
+        """
         from ..config import Config
 
         target = Path(path)
-        config = self.config(interval=interval)
-        Config.from_mapping(config, base_dir=target.resolve().parent)  # fail here, not in `run`
-        tmp = target.with_name(f".{target.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(config, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, target)
+        fresh = self.config(interval=interval)
+        records = self._config_records()
+        key = os.path.abspath(target)
+        existing = None if force else self._existing_config(target, records.get(key))
+        config = fresh if existing is None else self._merge(existing, fresh)
+        try:
+            Config.from_mapping(config, base_dir=target.resolve().parent)  # fail here, not in `run`
+        except ConfigError as exc:
+            raise ConfigError(f"{target}: {exc} (left as it is)", field=exc.field) from exc
+        text = json.dumps(config, indent=2) + "\n"
+        try:
+            write_private(target, text, replace=force or existing is not None)
+        except FileExistsError:  # appeared meanwhile
+            raise ExistingFileError(target, _NOT_OURS) from None
+        records[key] = {"sha256": _digest(text.encode()), "sensorId": config["sensorId"]}
+        write_private(
+            self.data_dir / CONFIG_RECORD, json.dumps(records, indent=2) + "\n", replace=True
+        )
         return target
+
+    def _config_records(self) -> dict[str, Any]:
+        try:
+            records = json.loads((self.data_dir / CONFIG_RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return records if isinstance(records, dict) else {}
+
+    def _existing_config(self, target: Path, record: Any) -> dict[str, Any] | None:
+        """The config at ``target`` if this sandbox wrote it; ``None`` if there is none."""
+        if not os.path.lexists(target):
+            return None
+        try:
+            raw = target.read_bytes()
+        except OSError as exc:
+            raise ExistingFileError(target, f"cannot be read ({exc.strerror or exc})") from exc
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep
+            data = None
+        if isinstance(record, dict):
+            if not isinstance(data, dict):
+                raise ExistingFileError(
+                    target, "was written by this sandbox but is no JSON object any more"
+                )
+            if record.get("sha256") == _digest(raw) or data.get("sensorId") == record.get(
+                "sensorId"
+            ):
+                return data
+        elif (
+            isinstance(data, dict)
+            and data.get("sensorId") == DEMO_DEVICE["sensorId"]
+            and self._state_dir_of(data, target) == self.state_dir.resolve()
+        ):
+            return data  # this sandbox's config from before its data directory was reset
+        raise ExistingFileError(target, _NOT_OURS)
+
+    @staticmethod
+    def _state_dir_of(data: dict[str, Any], target: Path) -> Path | None:
+        state = data.get("stateDir")
+        if not isinstance(state, str) or not state:
+            return None
+        try:
+            return (target.resolve().parent / state).resolve()
+        except (OSError, RuntimeError, ValueError):
+            return None
+
+    def _merge(self, data: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
+        merged = dict(data)
+        for name in OWNED_KEYS:
+            if name in fresh:
+                merged[name] = fresh[name]
+        merged.setdefault("stateDir", fresh["stateDir"])
+        mwm = merged.get("mwm")
+        if isinstance(mwm, bool) or not isinstance(mwm, int) or mwm < self.mwm:
+            merged["mwm"] = self.mwm  # below the node's, every publish would be refused
+        return merged
+
+
+_NOT_OURS = "was not written by this sandbox"
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
