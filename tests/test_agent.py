@@ -353,10 +353,12 @@ def test_a_counter_with_the_node_down_is_read_once_per_window_on_the_grid(tmp_pa
 
 
 def test_count_counts_windows_even_when_a_window_yields_no_packet(tmp_path, capsys):
-    a, b = CountingDriver([20.0]), CountingDriver([5])
+    a = CountingDriver([20.0])
     agent, _node, market, _clock = make_agent(
         tmp_path,
-        [a, b],
+        [a],
+        # a program's readings are known only when it runs
+        sensors=[{"name": "a", "driver": "command", "options": {"command": [sys.executable]}}],
         fields=[{"id": "x", "sensor": "a", "reading": "temprature"}],  # misspelled
     )
     assert agent.run(count=3) == 1
