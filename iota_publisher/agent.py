@@ -6,8 +6,9 @@ share the durable outbox of :mod:`iota_publisher.store`:
 * the **collector** reads each sensor on its own wall-clock grid (a 60 s
   interval reads at the top of every minute; the first reading is taken at
   start). Every instant at which sensors are read is a *window*; a window
-  yields at most one packet, stamped with the time of its reading, mapped
-  once and put in the outbox at once. A reading is a fact: nothing the
+  yields at most one packet, stamped with the time of its reading (the grid
+  boundary it was read at; the clock's time for the first reading and after
+  missed windows), mapped once and put in the outbox at once. A reading is a fact: nothing the
   network does makes the collector read, map or stamp again. Missed windows
   (suspend, a clock stepped forward) are skipped; a clock stepped back is
   followed at once (the grid is re-anchored, it never stalls).
@@ -519,7 +520,11 @@ class Agent:
                 self._wait(self._halt, min(wake - now, 1.0))
                 continue
             self._busy("collector")
-            self._window(sensors, due, now)
+            # the window's time: the grid boundary it was due at (a wake-up a few
+            # milliseconds late does not move it), or now when that was missed
+            when = max(s.next_due for s in due)
+            late = now - when >= min(s.config.interval for s in due)
+            self._window(sensors, due, now, now if late else when)
         else:
             return  # halted (a stop or a reload): collection is not over
         self._final_deadline = self._monotonic() + self._patience()
@@ -533,8 +538,9 @@ class Agent:
     def _backoff_cap(self) -> float:
         return min(_MAX_BACKOFF, max(_MIN_BACKOFF_CAP, self.config.interval))
 
-    def _window(self, sensors: list[_Sensor], due: list[_Sensor], now: float) -> None:
-        """One window: read the due sensors, map, put one packet in the outbox."""
+    def _window(self, sensors: list[_Sensor], due: list[_Sensor], now: float, stamp: float) -> None:
+        """One window: read the due sensors, map, put one packet stamped ``stamp``
+        in the outbox."""
         self.windows += 1
         fresh = False
         for sensor in due:
@@ -559,7 +565,7 @@ class Agent:
         if self._empty_windows:
             log.info("fields filled again after %d empty window(s)", self._empty_windows)
             self._empty_windows = 0
-        self._keep(dict(mapped.data), int(now * 1000))
+        self._keep(dict(mapped.data), round(stamp * 1000))
 
     def _nothing(self, why: str) -> None:
         self._empty_windows += 1
