@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +20,10 @@ __all__ = [
     "EXIT_OK",
     "CliError",
     "Progress",
+    "daemon_logging",
     "load",
     "setup_logging",
+    "under_journald",
     "verbosity_options",
 ]
 
@@ -45,23 +48,80 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def setup_logging(verbosity: int) -> None:
-    """Log to stderr: errors only below 0, warnings at 0, info at 1, debug from 2."""
-    if verbosity < 0:
-        level = logging.ERROR
-    elif verbosity == 0:
-        level = logging.WARNING
-    else:
-        level = logging.INFO if verbosity == 1 else logging.DEBUG
+def under_journald(stream: Any = None) -> bool:
+    """Whether ``stream`` (default stderr) is connected to the journal: systemd sets
+    ``$JOURNAL_STREAM`` to its ``device:inode``."""
+    value = os.environ.get("JOURNAL_STREAM", "")
+    dev, _, ino = value.partition(":")
+    if not (dev.isdigit() and ino.isdigit()):
+        return False
+    try:
+        st = os.fstat((stream or sys.stderr).fileno())
+    except (OSError, ValueError, AttributeError):
+        return True  # no file descriptor to compare: trust the variable
+    return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+
+
+# what the daemon shows one level lower: its own lines say it once per outage / reading
+_DEMOTED = (
+    ("iota_publisher._http", "; retry %d of %d"),  # one line per retry; the agent sums them up
+    ("iota_publisher.publisher", "published reading "),  # the agent's line has time and elapsed
+)
+
+
+class _Demote(logging.Filter):
+    """Shows the records named in :data:`_DEMOTED` at DEBUG (only with ``-v``)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        for name, part in _DEMOTED:
+            if record.name == name and part in text:
+                if record.levelno > logging.DEBUG:
+                    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return self.level <= logging.DEBUG
+        return True
+
+
+_LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+
+
+def setup_logging(verbosity: int, *, daemon: bool = False) -> None:
+    """Log to stderr: errors only below 0, warnings at 0, info at 1, debug from 2.
+
+    ``daemon`` (``run``) is one step more talkative (info by default: one line
+    per published reading; ``-q`` warnings, ``-qq`` errors), shows retries
+    once per outage instead of once per retry, and stamps lines with the time
+    unless journald, which adds its own, is listening.
+    """
+    step = verbosity + (2 if daemon else 1)
+    level = _LEVELS[max(0, min(step, len(_LEVELS) - 1))]
     handler = _StderrHandler()
-    # journald adds its own timestamps; keep lines short and greppable
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if daemon and not under_journald():
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    else:
+        # journald adds its own timestamps; keep lines short and greppable
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if daemon:
+        handler.addFilter(_Demote(level))
     root = logging.getLogger("iota_publisher")
     root.handlers[:] = [handler]
     root.setLevel(level)
 
 
+def daemon_logging() -> None:
+    """Switch the current command's logging to the daemon's (see :func:`setup_logging`)."""
+    meta = click.get_current_context().find_root().meta
+    meta[_DAEMON] = True
+    setup_logging(meta.get(_VERBOSITY, 0), daemon=True)
+
+
 _VERBOSITY = "iota_publisher.verbosity"
+_DAEMON = "iota_publisher.daemon"
 
 
 def _adjust_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
@@ -71,7 +131,7 @@ def _adjust_verbosity(ctx: click.Context, param: click.Parameter, value: int) ->
         return
     meta = ctx.find_root().meta
     meta[_VERBOSITY] = meta.get(_VERBOSITY, 0) + (value if param.name == "verbose" else -value)
-    setup_logging(meta[_VERBOSITY])
+    setup_logging(meta[_VERBOSITY], daemon=meta.get(_DAEMON, False))
 
 
 def verbosity_options() -> list[click.Parameter]:

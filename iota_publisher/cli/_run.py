@@ -11,29 +11,43 @@ from urllib.parse import urlsplit
 import click
 
 from ..errors import ConfigError, PublisherError
-from ._common import CONFIG, EXIT_CONFIG, EXIT_FAILURE, CliError, load
+from ._common import CONFIG, EXIT_CONFIG, EXIT_FAILURE, CliError, daemon_logging, load
 
 __all__ = ["check", "read", "run"]
 
 
 @click.command()
 @CONFIG
-@click.option("--once", is_flag=True, help="Take one reading, publish it, and exit.")
-@click.option("--count", type=click.IntRange(1), help="Exit after this many readings.")
+@click.option("--once", is_flag=True, help="Take one reading, send it, and exit.")
+@click.option(
+    "--count",
+    type=click.IntRange(1),
+    help="Read this many windows, send what they yielded, and exit.",
+)
 def run(config_path: str, once: bool, count: int | None) -> None:
     """Read the sensors on their interval and publish (the daemon).
 
-    SIGTERM/SIGINT stop after the current step, SIGHUP reloads the config.
-    In debug mode each payload is printed as one JSON line and nothing is sent.
-    """
-    from ..agent import Agent
+    Readings go into the outbox as they are taken and are sent one at a time;
+    during an outage they wait there. One log line per published reading.
+    In debug mode each packet is printed as one JSON line and nothing is sent.
 
+    SIGTERM/SIGINT stop within 2 seconds (a second one exits at once),
+    SIGHUP reloads the config. Exit status: 0 when stopped by a signal, or
+    (--once/--count) when every reading taken was registered; 1 on a fatal
+    error, or (--once/--count) when readings stay unsent or none could be
+    read; 2 on a config error. One summary line goes to stderr at exit.
+    """
+    from ..agent import Agent, exit_now
+
+    daemon_logging()
     try:
         agent = Agent(config_path)
     except ConfigError as exc:
         raise CliError(f"{config_path}: {exc}", EXIT_CONFIG) from exc
     agent.install_signal_handlers()
     code = agent.run(once=once, count=count)
+    if agent.abandoned:
+        exit_now(code)  # a send or a sensor is still blocked in a call: do not wait for it
     if code:
         sys.exit(code)
 
