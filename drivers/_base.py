@@ -262,6 +262,10 @@ class Driver(abc.ABC):
     READINGS: ClassVar[tuple[ReadingSpec, ...]] = ()
     #: true when the source decides its reading names (a file, a web API, a program)
     OPEN_READINGS: ClassVar[bool] = False
+    #: whether a caller may close and reopen the driver after repeated failed reads (a
+    #: bus or port opened afresh often recovers); false for a driver that reconnects by
+    #: itself and would lose what it holds
+    reopen_on_failure: ClassVar[bool] = True
 
     @classmethod
     def option(cls, name: str) -> Option:

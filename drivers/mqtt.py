@@ -456,7 +456,7 @@ class MqttSource(Driver):
     first_read_wait: ClassVar[float] = 2.0
     settle_quiet: ClassVar[float] = 0.05
     #: closing and reopening this driver after failed reads does not help (it
-    #: reconnects by itself) and loses what it holds: a hint for the caller
+    #: reconnects by itself) and loses what it holds
     reopen_on_failure: ClassVar[bool] = False
     #: values queued per reading in ``each`` mode
     queue_limit: ClassVar[int] = 1000

@@ -211,6 +211,7 @@ class Agent:
         self._unsaved: deque[tuple[dict[str, Any], int]] = deque()
         self._field_problems: dict[str, str] = {}
         self._empty_windows = 0
+        self._last_own_time: int | None = None  # ms: the last packet stamped by its source
         # what this run did
         self.windows = 0
         self.read = 0
@@ -565,6 +566,14 @@ class Agent:
         if self._empty_windows:
             log.info("fields filled again after %d empty window(s)", self._empty_windows)
             self._empty_windows = 0
+        if mapped.time is not None:  # the source said when it measured (a file's time_key ...)
+            own = round(mapped.time * 1000)
+            if own == self._last_own_time:
+                log.debug("no newer measurement than the last packet's; nothing published")
+                return
+            self._last_own_time = own
+            self._keep(dict(mapped.data), own)
+            return
         self._keep(dict(mapped.data), round(stamp * 1000))
 
     def _nothing(self, why: str) -> None:
@@ -615,7 +624,11 @@ class Agent:
                 f", {n} times in a row" if n > 1 else "",
                 _utc(sensor.next_due),
             )
-            if sensor.failures >= 3 and sensor.driver is not None:
+            if (
+                sensor.failures >= 3
+                and sensor.driver is not None
+                and getattr(sensor.driver, "reopen_on_failure", True)
+            ):
                 self._close_driver(sensor)  # reopen from scratch next time
             return False
         if sensor.failures:

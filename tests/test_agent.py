@@ -281,6 +281,41 @@ def test_file_source_publishes_every_record_then_stops(tmp_path, capsys):
     assert [line["data"] for line in lines] == [{"t": 1}, {"t": 2}, {"t": 3}]
 
 
+def test_a_file_sources_own_times_stamp_the_packets(tmp_path, capsys):
+    """History back-filled with its own timestamps (``time_key``): the packets carry the
+    records' times, not the windows' in which they were read."""
+    records = [
+        {"at": "2024-05-01T12:00:00Z", "t": 1},
+        {"at": "2024-05-01T12:01:00Z", "t": 2},
+        {"at": 1714564920000, "t": 3},  # ms since the epoch: 12:02:00
+    ]
+    (tmp_path / "data.json").write_text(json.dumps(records))
+    cfg = write_config(
+        tmp_path,
+        debug=True,
+        interval=1,
+        sensors=[
+            {
+                "name": "data",
+                "driver": "file",
+                "options": {"path": "data.json", "time_key": "at"},
+            }
+        ],
+        fields=[{"id": "t", "reading": "t"}],
+    )
+    clock = VirtualTime()
+    agent = Agent(cfg, notifier=SystemdNotifier(address=""), clock=clock, monotonic=clock.monotonic)
+    clock.agent = agent
+    agent._wait = clock.wait  # type: ignore[method-assign]
+    assert agent.run() == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["time"], line["data"]) for line in lines] == [
+        (1714564800000, {"t": 1}),
+        (1714564860000, {"t": 2}),
+        (1714564920000, {"t": 3}),
+    ]
+
+
 # -- readings are facts, sends are retries ------------------------------------------------
 
 COUNTER = (

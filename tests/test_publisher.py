@@ -522,10 +522,16 @@ class TestRefusals:
             return row, pub.store.load_channel()
 
     def test_node_mwm_went_up_the_same_message_is_attached_again(self, tmp_path, market):
+        from iota_publisher.trinary import Transaction
+        from iota_publisher.trinary.bundle import trailing_zeros
+
         node = StrictNode(mwm=1)
         before, channel = self._attached_then_outage(tmp_path, node, market, mwm=1)
-        node.mwm = 3  # the node asks for more now; the config follows
-        with publisher(make_config(tmp_path, mwm=3), node, market) as pub:
+        # the node asks for more now than the stored work has (work at mwm 1 may reach
+        # mwm 3 by chance); the config follows
+        weight = min(trailing_zeros(Transaction.from_trytes(t).hash) for t in before.attached)
+        node.mwm = weight + 1
+        with publisher(make_config(tmp_path, mwm=weight + 1), node, market) as pub:
             [result] = pub.drain()
             assert pub.store.load_channel() == channel  # never signed again
             assert pub.store.stats()["parked"] == 0
@@ -541,7 +547,7 @@ class TestRefusals:
     def test_refused_again_and_again_is_parked_and_later_readings_flow(self, tmp_path, market):
         node = StrictNode(mwm=1)
         before, _channel = self._attached_then_outage(tmp_path, node, market, mwm=1)
-        node.mwm = 5  # above the config's mwm 1: every re-attach is refused too
+        node.mwm = 9  # far above the config's mwm 1: every re-attach is refused too
         with publisher(make_config(tmp_path, mwm=1), node, market) as pub:
             assert pub.drain() == []
             [parked] = pub.store.parked()
