@@ -4,10 +4,13 @@ What it promises, for the node and marketplace clients (and drivers that
 call :func:`request_json`):
 
 * bounded time: separate connect and read timeouts, and an overall
-  deadline per request, so that a server trickling its answer a byte at a
-  time cannot stall a call past its timeout (the body is read in pieces,
-  each read waiting at most until the deadline; while the status line and
-  headers arrive, each read is bounded by the read timeout only);
+  deadline per request over the whole exchange (connecting, the TLS
+  handshake, sending, the status line, the headers, the body), so that a
+  server trickling its answer a byte at a time cannot stall a call past its
+  timeout: the body is read in pieces, each read waiting at most until the
+  deadline, and before the body a watchdog shuts the connection's socket
+  down when the deadline passes (sessions from :func:`new_session`; see
+  :class:`DeadlineAdapter` for a session of the caller's);
 * bounded memory: answers are streamed up to a per-call limit, and a
   compressed answer is never inflated past it (a gzip bomb fails fast);
 * redirects are never followed (credentials and state must not travel to
@@ -28,9 +31,12 @@ transient ones again with capped exponential backoff and jitter.
 
 from __future__ import annotations
 
+import heapq
 import http.client
+import itertools
 import json as _json
 import logging
+import os
 import random
 import re
 import socket
@@ -43,6 +49,9 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ._text import TEXT_LIMIT, clip
@@ -59,6 +68,7 @@ __all__ = [
     "TRANSIENT_STATUSES",
     "USER_AGENT",
     "Answer",
+    "DeadlineAdapter",
     "Failure",
     "HttpClient",
     "RetryPolicy",
@@ -344,6 +354,184 @@ class _Inflater:
             raise zlib.error("the compressed answer is cut short")  # (an empty one is empty)
 
 
+# -- the deadline over the whole exchange --------------------------------------------------
+#
+# ``requests`` hands out no socket until the status line and the headers are in, and each
+# read until then waits up to the read timeout, so a server sending them a byte at a time
+# would hold a call for ever. The connections of :class:`DeadlineAdapter` pools register
+# their socket (as a duplicate descriptor, owned by the exchange) with the exchange running
+# in their thread, when they connect and when a request starts on them; one watchdog thread
+# keeps the deadlines in a heap and, when one passes (with a grace of _GRACE seconds, so that
+# a read timeout ending at about the same time, as a silent server's does, is the failure
+# reported), shuts the registered sockets down, which makes the blocked read (or write, or
+# TLS handshake) fail at once. urllib3 discards
+# a connection whose exchange failed, and :func:`send` does not release one whose deadline
+# passed, so a shut-down connection never serves another request.
+
+_local = threading.local()
+_GRACE = 0.2  # seconds past the deadline before the watchdog steps in
+
+
+class _Watch:
+    """The deadline of one exchange and the sockets it runs on."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.expired = False
+        self.done = False
+        self._lock = threading.Lock()
+        self._socks: list[tuple[object, socket.socket]] = []
+
+    def attach(self, conn: object, sock: Any) -> None:
+        with self._lock:
+            if self.done or any(c is conn for c, _ in self._socks):
+                return
+            try:  # a descriptor of its own: shut down safely whoever closes the original
+                dup = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            except (OSError, ValueError, AttributeError):
+                return
+            self._socks.append((conn, dup))
+            if self.expired:
+                _shut(dup)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            for _, dup in self._socks:
+                _shut(dup)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+            for _, dup in self._socks:
+                dup.close()
+            self._socks.clear()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already gone
+        pass
+
+
+def _attach(conn: object, sock: Any) -> None:
+    watch: _Watch | None = getattr(_local, "watch", None)
+    if watch is not None and sock is not None:
+        watch.attach(conn, sock)
+
+
+class _Watchdog:
+    """One thread for every deadline of the process, started when first needed."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start afresh (in a forked child: no watchdog thread, maybe a lock held)."""
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, watch: _Watch) -> None:
+        with self._cond:
+            if len(self._heap) > 256:  # finished exchanges wait for their turn: sweep them
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+            entry = (watch.deadline + _GRACE, next(self._order), watch)
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="iota-publisher-http-deadline", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                left = self._heap[0][0] - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                watch = heapq.heappop(self._heap)[2]
+            watch.expire()
+
+
+_watchdog = _Watchdog()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watchdog.reset)
+
+
+class _WatchedConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _attach(self, sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self, self.sock)  # a kept-alive connection (a new one attaches as it connects)
+        super().request(*args, **kwargs)
+
+
+class _WatchedTlsConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _attach(self, sock)  # before the handshake, which the deadline bounds too
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self, self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedTlsPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedTlsConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedPool, "https": _WatchedTlsPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """The ``requests`` adapter of :func:`new_session`: a plain :class:`HTTPAdapter`
+    (same pooling, same TLS verification) whose connections let :func:`send` bound the
+    whole exchange, headers included, by its total deadline.
+
+    A session passed in by a caller is used as it is (its adapters are not replaced);
+    there the deadline bounds the body only, unless the caller mounts one::
+
+        session.mount("http://", DeadlineAdapter())
+        session.mount("https://", DeadlineAdapter())
+
+    SOCKS proxies keep urllib3's own connections (body-only deadline).
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
 def _socket_of(raw: Any) -> socket.socket | None:
     sock = getattr(getattr(raw, "connection", None), "sock", None)
     return sock if isinstance(sock, socket.socket) else None
@@ -464,44 +652,64 @@ def send(
     (a mapping); the secrets the request carries (:func:`secrets_in`) are
     masked in the answer's :meth:`Answer.text` along with ``secrets``.
     Redirects are refused; the answer is read up to ``max_bytes`` (after
-    decompression) and within ``timeouts.total``.
+    decompression). The whole exchange, from connecting to the last byte, ends
+    within ``timeouts.total`` (a transient ``timeout`` failure, "no complete
+    answer within N s"; before the body, up to 0.2 s later); before the body
+    this needs a session of :func:`new_session` (or one with
+    :class:`DeadlineAdapter` mounted).
     """
     form = data if isinstance(data, Mapping) else None
     found = secrets_in(url=url, params=params, body=json, headers=headers, form=form)
     masked = tuple(sorted({*found, *(s for s in secrets if s)}))
     sent_headers = {"Accept-Encoding": _ACCEPT_ENCODING, **(headers or {})}
-    deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
+    connect = timeouts.connect
+    watch: _Watch | None = None
+    if timeouts.total is not None:
+        connect = min(connect, timeouts.total)  # a connect in progress has no socket to shut
+        watch = _Watch(time.monotonic() + timeouts.total)
+        _watchdog.arm(watch)
+    deadline = None if watch is None else watch.deadline
+    late = Failure("timeout", f"no complete answer within {timeouts.total or 0:g} s", True)
     failure: Failure | None = None
     cause: BaseException | None = None
     response: requests.Response | None = None
+    answer: Answer | None = None
+    _local.watch = watch
     try:
-        response = session.request(
-            method,
-            url,
-            params=params,
-            json=json,
-            data=data,
-            headers=sent_headers,
-            timeout=(timeouts.connect, timeouts.read),
-            verify=verify,
-            stream=True,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
-        failure, cause = _transport_failure(exc, masked)
-    if failure is not None or response is None:
+        try:
+            response = session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=sent_headers,
+                timeout=(connect, timeouts.read),
+                verify=verify,
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            failure, cause = _transport_failure(exc, masked)
+            if watch is not None and watch.expired:  # shut down at the deadline, whatever broke
+                failure = late
+        if failure is None and response is not None:
+            try:
+                answer = _read(response, url, timeouts, deadline, max_bytes, masked)
+            except _Abort as abort:
+                failure = abort.failure
+    finally:
+        _local.watch = None
+        if watch is not None:
+            watch.finish()
+        if answer is None and response is not None:
+            response.close()  # the rest of the body is not read: the connection goes
+            response = None  # a traceback kept by the caller must not keep the socket open
+    if failure is not None or response is None or answer is None:
         raise fail(failure or Failure("request", "no answer", False)) from cause
-    try:
-        answer = _read(response, url, timeouts, deadline, max_bytes, masked)
-    except _Abort as abort:
-        failure = abort.failure
-    except BaseException:
+    if watch is not None and watch.expired:  # whole, but its socket may be shut: not reused
         response.close()
-        raise
-    if failure is not None:
-        response.close()  # the rest of the body is not read: the connection goes
-        response = None  # a traceback kept by the caller must not keep the socket open
-        raise fail(failure)
+        return answer
     release = getattr(response.raw, "release_conn", None)
     if release is not None:  # read to the end: the connection may serve the next request
         release()
@@ -662,9 +870,12 @@ def retry(
 
 
 def new_session() -> requests.Session:
-    """A session with this package's User-Agent (TLS verification stays on)."""
+    """A session with this package's User-Agent (TLS verification stays on) whose
+    connections :func:`send` can bound by its total deadline (:class:`DeadlineAdapter`)."""
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    session.mount("http://", DeadlineAdapter())
+    session.mount("https://", DeadlineAdapter())
     return session
 
 

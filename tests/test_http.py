@@ -4,6 +4,7 @@ misbehave on purpose (and ``responses`` where the wire does not matter)."""
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import logging
@@ -24,11 +25,13 @@ from iota_publisher._http import (
     DEFAULT_TIMEOUT,
     TRANSIENT_STATUSES,
     Answer,
+    DeadlineAdapter,
     RetryPolicy,
     Timeouts,
     clip,
     is_secret_name,
     is_transient_status,
+    new_session,
     redact_headers,
     redact_url,
     request_json,
@@ -205,6 +208,142 @@ def test_connections_are_kept_alive_between_calls():
             for _ in range(3):
                 assert node.get_node_info() == {"appName": "IRI"}
     assert len(server.seen) == 3 and server.connections == 1
+
+
+def drip(data: bytes, pace: float = 0.5):
+    """``data`` one byte every ``pace`` s (until the client hangs up)."""
+
+    def behave(request: Request, sock: socket.socket) -> None:
+        for i in range(len(data)):
+            sock.sendall(data[i : i + 1])
+            time.sleep(pace)
+
+    return behave
+
+
+# a status line and headers that never end, and headers followed by a body that takes 20 s
+HEADER_TRICKLE = drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X" * 40)
+BODY_TRICKLE = trickle
+
+
+@pytest.mark.parametrize("behave", [HEADER_TRICKLE, BODY_TRICKLE], ids=["headers", "body"])
+def test_a_trickle_anywhere_in_the_answer_ends_at_the_total_deadline(behave):
+    with Server(behave) as server:
+        started = time.monotonic()
+        with pytest.raises(HttpUnavailableError) as info:
+            request_json("GET", server.url, timeout=1)
+        elapsed = time.monotonic() - started
+        assert info.value.kind == "timeout" and "within 1 s" in str(info.value)
+        assert elapsed < 1.5
+        with NodeClient(server.url, timeout=1.0, retry_policy=NO_RETRY) as node:
+            started = time.monotonic()
+            with pytest.raises(NodeUnavailableError, match="within 1 s"):
+                node.get_node_info()
+            assert time.monotonic() - started < 1.5
+        with MarketplaceClient(server.url, timeout=1.0, retry_policy=NO_RETRY) as market:
+            started = time.monotonic()
+            with pytest.raises(MarketplaceUnavailableError, match="timed out after 1 s"):
+                market.devices()
+            assert time.monotonic() - started < 1.5
+
+
+def test_a_trickled_tls_handshake_ends_at_the_total_deadline():
+    # a TLS record header announcing 16 kB, then its bytes one at a time: the handshake waits
+    # (CPython bounds a whole handshake by the socket's timeout; the watchdog backs that up)
+    with Server(lambda request, sock: None) as server:
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                try:
+                    drip(b"\x16\x03\x03\x40\x00" + b"\x00" * 40)(Request("", "", {}, b""), conn)
+                except OSError:
+                    pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            with NodeClient(f"https://127.0.0.1:{port}", timeout=1.0, retry_policy=NO_RETRY) as n:
+                started = time.monotonic()
+                with pytest.raises(NodeUnavailableError, match="within 1 s|timed out"):
+                    n.get_node_info()
+                assert time.monotonic() - started < 1.5
+        finally:
+            thread.join(5)
+            listener.close()
+        assert server.seen == []
+
+
+def test_a_silent_server_fails_by_the_read_timeout():
+    def silent(request: Request, sock: socket.socket) -> None:
+        time.sleep(1.2)
+
+    failures = []
+
+    def fail(failure):
+        failures.append(failure)
+        return RuntimeError(failure.reason)
+
+    with Server(silent) as server, new_session() as session:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError):
+            send(session, "GET", server.url, fail=fail, timeouts=Timeouts(1.0, 0.5, 3.0))
+        elapsed = time.monotonic() - started
+    assert failures[0].kind == "timeout" and failures[0].transient
+    assert failures[0].name == "ReadTimeout" and 0.4 < elapsed < 1.5
+
+
+def test_a_session_of_the_caller_is_bounded_with_the_deadline_adapter():
+    failures = []
+
+    def fail(failure):
+        failures.append(failure)
+        return RuntimeError(failure.reason)
+
+    with Server(HEADER_TRICKLE) as server, requests.Session() as session:
+        session.mount("http://", DeadlineAdapter())
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="within 1 s"):
+            send(session, "GET", server.url, fail=fail, timeouts=Timeouts.of(1))
+        assert time.monotonic() - started < 1.5
+    assert failures[0].kind == "timeout" and failures[0].transient
+
+
+def test_connections_are_reused_after_a_timed_out_call_and_never_broken():
+    calls = []
+
+    def first_stalls(request: Request, sock: socket.socket) -> None:
+        calls.append(request)
+        if len(calls) == 1:
+            HEADER_TRICKLE(request, sock)
+        else:
+            reply(200, {"appName": "IRI"})(request, sock)
+
+    session = new_session()
+    with Server(reply(200, {"appName": "IRI"})) as good, Server(HEADER_TRICKLE) as stalling:
+        with Server(first_stalls) as flaky:
+            with NodeClient(good.url, session=session, timeout=1.0, retry_policy=NO_RETRY) as a:
+                assert a.get_node_info() == {"appName": "IRI"}
+                with pytest.raises(HttpUnavailableError):
+                    request_json("GET", stalling.url, session=session, timeout=1)
+                assert a.get_node_info() == {"appName": "IRI"}
+                assert a.get_node_info() == {"appName": "IRI"}
+            with NodeClient(flaky.url, session=session, timeout=1.0, retry_policy=NO_RETRY) as b:
+                with pytest.raises(NodeUnavailableError, match="within 1 s"):
+                    b.get_node_info()
+                time.sleep(1.2)  # past the deadline of the calls to come, if one lingered
+                for _ in range(2):
+                    assert b.get_node_info() == {"appName": "IRI"}
+            session.close()
+            del a, b, session  # urllib3 2 closes pooled connections only as they are collected
+            gc.collect()  # (a failed exchange's traceback holds its pool in a cycle)
+    assert len(good.seen) == 3 and good.connections == 1
+    # the timed-out connection is dropped, not pooled: one new connection serves the rest
+    assert len(flaky.seen) == 3 and flaky.connections == 2
+    watchdogs = [t for t in threading.enumerate() if t.name == "iota-publisher-http-deadline"]
+    assert len(watchdogs) == 1
 
 
 # -- redirects -----------------------------------------------------------------------------
