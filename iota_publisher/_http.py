@@ -87,6 +87,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# one line per retry, a logger of its own so a daemon can show it once per outage instead
+retry_log = logging.getLogger(__name__ + ".retries")
 
 USER_AGENT = f"iota-publisher/{__version__}"
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting, for each read, and for the whole answer
@@ -855,7 +857,7 @@ def retry(
             if attempt + 1 >= policy.attempts or (stop is not None and stop.is_set()):
                 raise
             wait = policy.delay(attempt, rng)
-            log.warning(
+            retry_log.warning(
                 "%s failed (%s); retry %d of %d in %.1f s",
                 what,
                 exc,

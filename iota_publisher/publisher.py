@@ -89,6 +89,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# one line per published reading, a logger of its own (the daemon logs a fuller one)
+readings_log = logging.getLogger(__name__ + ".readings")
 
 _NO_KEY = "9" * 81
 
@@ -368,7 +370,7 @@ class Publisher:
         except PublisherError as exc:
             self._record_error(row, exc)
             raise
-        log.info("published reading %d: root %s, tail %s", row.id, row.root, row.tail)
+        readings_log.info("published reading %d: root %s, tail %s", row.id, row.root, row.tail)
         return PublishResult(
             row.id,
             json.loads(packet_json(row.time_ms, row.data)),

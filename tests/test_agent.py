@@ -581,7 +581,7 @@ def test_run_shows_retries_once_per_outage_not_once_per_retry(monkeypatch):
         setup_logging(0, daemon=True)
         handler = root.handlers[0]
         retry = logging.LogRecord(
-            "iota_publisher._http",
+            "iota_publisher._http.retries",
             logging.WARNING,
             "",
             0,

@@ -62,10 +62,12 @@ def under_journald(stream: Any = None) -> bool:
     return (st.st_dev, st.st_ino) == (int(dev), int(ino))
 
 
-# what the daemon shows one level lower: its own lines say it once per outage / reading
-_DEMOTED = (
-    ("iota_publisher._http", "; retry %d of %d"),  # one line per retry; the agent sums them up
-    ("iota_publisher.publisher", "published reading "),  # the agent's line has time and elapsed
+# loggers the daemon shows one level lower: its own lines say it once per outage / reading
+_DEMOTED = frozenset(
+    {
+        "iota_publisher._http.retries",  # one line per retry; the agent sums them up
+        "iota_publisher.publisher.readings",  # the agent's line has time and elapsed
+    }
 )
 
 
@@ -77,13 +79,11 @@ class _Demote(logging.Filter):
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = str(record.msg)
-        for name, part in _DEMOTED:
-            if record.name == name and part in text:
-                if record.levelno > logging.DEBUG:
-                    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-                return self.level <= logging.DEBUG
-        return True
+        if record.name not in _DEMOTED:
+            return True
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return self.level <= logging.DEBUG
 
 
 _LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
